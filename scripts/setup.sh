@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# Installation steps shared by scripts/test and scripts/demo; source it, don't run it.
+#
+# Installs what is missing and is silent when everything is already there:
+#   - Debian packages for the interpreters the tests trace (php-cli, strace, nodejs, perl, ruby);
+#   - a virtual environment at .venv with the project installed editable with its test extras,
+#     reinstalled when pyproject.toml changes (its hash is kept in .venv/.sctrace-installed).
+# Expects `set -euo pipefail` from the caller; leaves the current directory at the repo root.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+_sctrace_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
+    else
+        echo "setup: need root (or sudo) to run: $*" >&2
+        return 1
+    fi
+}
+
+_sctrace_apt_updated=0
+_sctrace_apt_install() {
+    local pkg=$1 log
+    log=$(mktemp)
+    if [ "$_sctrace_apt_updated" -eq 0 ]; then
+        if ! _sctrace_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1; then
+            cat "$log" >&2; rm -f "$log"
+            echo "setup: apt-get update failed" >&2
+            return 1
+        fi
+        _sctrace_apt_updated=1
+    fi
+    echo "setup: installing Debian package $pkg"
+    if ! _sctrace_as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "$pkg" >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"
+        echo "setup: apt-get install $pkg failed" >&2
+        return 1
+    fi
+    rm -f "$log"
+}
+
+# command -> Debian package
+for _sctrace_pair in php:php-cli strace:strace node:nodejs perl:perl ruby:ruby python3:python3; do
+    if ! command -v "${_sctrace_pair%%:*}" >/dev/null 2>&1; then
+        _sctrace_apt_install "${_sctrace_pair#*:}"
+    fi
+done
+unset _sctrace_pair
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
+    # Debian's python3 has no ensurepip until python3-venv is installed.
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        _sctrace_apt_install python3-venv
+    fi
+    # `python3` may be a pyenv shim: ask it for the interpreter it really runs.
+    _sctrace_python=$(python3 -c 'import sys; print(sys.executable)')
+    rm -rf .venv
+    "$_sctrace_python" -m venv .venv
+    unset _sctrace_python
+fi
+
+_sctrace_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat .venv/.sctrace-installed 2>/dev/null || true)" != "$_sctrace_hash" ]; then
+    rm -f .venv/.sctrace-installed
+    .venv/bin/python -m pip install -q -e '.[test]'
+    echo "$_sctrace_hash" >.venv/.sctrace-installed
+fi
+unset _sctrace_hash

@@ -1,0 +1,132 @@
+"""Decoders: from a stopped call's registers and memory to named, JSON-ready arguments.
+
+One small function per system call, registered by name in DECODERS; each
+returns the arguments in the kernel's order, named as strace prints them.  Some
+calls pass a value-result argument (an address length that the kernel
+rewrites): their ENTRY hook reads the "in" half while the call has not run yet.
+
+Value conventions (docs/trace-format.md): descriptors and numbers are ints,
+symbolic constants strings ("AF_INET", "SOCK_STREAM|SOCK_CLOEXEC"), NULL is
+None, an unreadable pointer its hex text, a buffer {"text", "len"} (escaped text
+of at most the string limit, true length), a sockaddr a dict with "family".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sctrace.escape import escape_bytes
+
+
+class Memory:
+    """Reads a stopped tracee's memory through /proc/PID/mem (one pread a read)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._fd: int | None = None
+
+    def read(self, addr: int, size: int) -> bytes | None:
+        """``size`` bytes at ``addr``, or None where the tracee's memory cannot be read."""
+        if size <= 0:
+            return b""
+        if self._fd is None:
+            try:
+                self._fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+        try:
+            return os.pread(self._fd, size, addr)
+        except (OSError, OverflowError):
+            return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+@dataclass
+class Call:
+    """What a decoder sees: the raw arguments, the result, the tracee's memory."""
+
+    name: str
+    args: tuple[int, ...]
+    mem: Memory
+    limit: int
+    ret: int = 0
+    entry: Any = None
+    # Descriptors the call created or received, for the descriptor table.
+    new_fds: list[int] = field(default_factory=list)
+
+
+def pointer(addr: int) -> str | None:
+    return None if addr == 0 else hex(addr)
+
+
+def buffer(call: Call, addr: int, true_len: int) -> dict[str, Any] | str | None:
+    """A data buffer as strace shows it: at most ``limit`` bytes, true length kept."""
+    if addr == 0:
+        return None
+    shown = min(true_len, call.limit)
+    data = call.mem.read(addr, shown)
+    if data is None:
+        return hex(addr)
+    result: dict[str, Any] = {"text": escape_bytes(data, None), "len": true_len}
+    if true_len > shown:
+        result["truncated"] = True
+    return result
+
+
+def signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+def read_u32(call: Call, addr: int) -> int | None:
+    if addr == 0:
+        return None
+    data = call.mem.read(addr, 4)
+    if data is None or len(data) < 4:
+        return None
+    return int.from_bytes(data, "little")
+
+
+Decoder = Callable[[Call], dict[str, Any]]
+EntryHook = Callable[[Call], Any]
+
+DECODERS: dict[str, Decoder] = {}
+ENTRY: dict[str, EntryHook] = {}
+
+
+def decoder(*names: str) -> Callable[[Decoder], Decoder]:
+    def register(fn: Decoder) -> Decoder:
+        for name in names:
+            DECODERS[name] = fn
+        return fn
+
+    return register
+
+
+def entry_hook(*names: str) -> Callable[[EntryHook], EntryHook]:
+    def register(fn: EntryHook) -> EntryHook:
+        for name in names:
+            ENTRY[name] = fn
+        return fn
+
+    return register
+
+
+def decode(call: Call) -> dict[str, Any]:
+    fn = DECODERS.get(call.name)
+    if fn is None:
+        return {f"arg{i}": hex(a) if a > 0xFFFF else a for i, a in enumerate(call.args)}
+    return fn(call)
+
+
+# Registration happens on import of the family modules.
+from sctrace.decode import fdcalls as _fdcalls  # noqa: E402,F401
+from sctrace.decode import net as _net  # noqa: E402,F401
+from sctrace.decode import msghdr as _msghdr  # noqa: E402,F401

@@ -1,0 +1,35 @@
+"""Renderers: one module per output format behind one small interface.
+
+A renderer is given the header once, then each event as it happens (so a
+long trace streams), then closed.  RENDERERS maps ``--format`` names to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO, Protocol
+
+from sctrace.trace import Event, Header
+
+
+class Renderer(Protocol):
+    def header(self, header: Header) -> None: ...
+
+    def event(self, ev: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _text(out: IO[str]) -> Renderer:
+    from sctrace.render.text import TextRenderer
+
+    return TextRenderer(out)
+
+
+def _jsonl(out: IO[str]) -> Renderer:
+    from sctrace.render.jsonl import JsonlRenderer
+
+    return JsonlRenderer(out)
+
+
+RENDERERS: dict[str, Callable[[IO[str]], Renderer]] = {"text": _text, "jsonl": _jsonl}

@@ -1,0 +1,171 @@
+"""Tracing one program from start to end: the library API under ``sctrace trace``.
+
+``trace_program`` resolves the program, starts the tracer, streams events to a
+renderer, and turns every way a run can end into a Trace plus a status:
+the program's own exit, Ctrl-C or SIGTERM (the tracees are killed and the trace
+so far is kept), --timeout, or a failure to start (an SctraceError for people).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+
+from sctrace import __version__
+from sctrace.render import Renderer
+from sctrace.runners import Launch, resolve
+from sctrace.status import ExitStatus, SctraceError
+from sctrace.trace import Event, Header, Trace
+from sctrace.tracer import Interrupted, LaunchError, Outcome, TraceOptions, Tracer
+
+
+@dataclass
+class TraceResult:
+    trace: Trace
+    status: int
+    interrupted: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _stop_on_signals(timeout: float | None) -> Iterator[None]:
+    """SIGINT, SIGTERM and the --timeout alarm interrupt the tracer's loop."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGALRM:
+            raise Interrupted("timeout", ExitStatus.TIMEOUT)
+        raise Interrupted(signal.Signals(signum).name, 128 + signum)
+
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    previous = {sig: signal.signal(sig, on_signal) for sig in watched}
+    if timeout:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def ptrace_denied_reason() -> str:
+    """Why the kernel may refuse ptrace here, from what /proc tells."""
+    reasons = []
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            scope = f.read().strip()
+        if scope == "3":
+            reasons.append("yama ptrace_scope is 3 (no tracing at all until reboot)")
+        elif scope in ("1", "2"):
+            reasons.append(f"yama ptrace_scope is {scope}")
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        if int(status.get("CapEff", "0").strip(), 16) & (1 << 19) == 0 and os.geteuid() == 0:
+            reasons.append("the container drops CAP_SYS_PTRACE")
+        if status.get("Seccomp", "0").strip() != "0":
+            reasons.append("a seccomp profile (a container's?) filters ptrace")
+    except (OSError, ValueError):
+        pass
+    why = "; ".join(reasons) if reasons else "the kernel refused PTRACE_TRACEME"
+    return (
+        f"ptrace is not permitted here ({why}); run where tracing is allowed, e.g. "
+        "docker run --cap-add SYS_PTRACE, or sysctl kernel.yama.ptrace_scope=1"
+    )
+
+
+def _launch_error(reason: str, launch: Launch) -> SctraceError:
+    if reason == "ptrace_denied":
+        return SctraceError(ptrace_denied_reason(), ExitStatus.PTRACE_DENIED)
+    if reason.startswith("exec:"):
+        err = int(reason[5:])
+        import errno
+
+        if err == errno.ENOEXEC:
+            return SctraceError(
+                f"{launch.program} is executable but not a program (no #! line?); give --interpreter PATH",
+                ExitStatus.NO_PROGRAM,
+            )
+        return SctraceError(f"cannot execute {launch.path}: {os.strerror(err)}", ExitStatus.NO_PROGRAM)
+    return SctraceError(f"{launch.program} could not be started under ptrace", ExitStatus.INTERNAL)
+
+
+def make_header(launch: Launch, options: TraceOptions) -> Header:
+    return Header(
+        argv=launch.argv,
+        program=launch.program,
+        language=launch.language,
+        interpreter=launch.interpreter,
+        backend="ptrace",
+        all_syscalls=options.all_syscalls,
+        string_limit=options.string_limit,
+        started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        sctrace_version=__version__,
+    )
+
+
+def trace_program(
+    program: str,
+    args: list[str],
+    *,
+    options: TraceOptions,
+    renderer: Renderer | None = None,
+    interpreter: str | None = None,
+    timeout: float | None = None,
+) -> TraceResult:
+    """Trace ``program`` until it ends; the result holds every event reported."""
+    launch = resolve(program, args, interpreter)
+    header = make_header(launch, options)
+    trace = Trace(header)
+    version_probe = launch.start_version_probe()
+    header_sent = False
+
+    def send_header() -> None:
+        # The interpreter's version, asked in parallel, belongs in the header:
+        # by the first event the program is running, so the answer is in.
+        nonlocal header_sent, version_probe
+        header_sent = True
+        header.seccomp = tracer.seccomp_mode
+        if version_probe is not None:
+            try:
+                out, _ = version_probe.communicate(timeout=5)
+                header.interpreter_version = out.strip() or None
+            except Exception:  # noqa: BLE001 - the version is a courtesy, never a failure
+                version_probe.kill()
+                version_probe.wait()
+            version_probe = None
+        if renderer is not None:
+            renderer.header(header)
+
+    def sink(ev: Event) -> None:
+        if not header_sent:
+            send_header()
+        trace.events.append(ev)
+        if renderer is not None:
+            renderer.event(ev)
+
+    tracer = Tracer(launch.argv, launch.path, options, sink)
+    interrupted: str | None = None
+    try:
+        with _stop_on_signals(timeout):
+            try:
+                outcome: Outcome = tracer.run()
+                status = outcome.status
+            except Interrupted as exc:
+                interrupted = exc.reason
+                status = exc.status
+    except LaunchError as exc:
+        raise _launch_error(str(exc), launch) from None
+    finally:
+        if not header_sent:
+            send_header()
+        if renderer is not None:
+            renderer.close()
+    return TraceResult(trace, status, interrupted, tracer.outcome.notices)

@@ -1,0 +1,1 @@
+"""Shared pytest configuration and fixtures for the sctrace test suite."""
