@@ -94,7 +94,7 @@ def trace(
     options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls, not no_seccomp)
     out = open_output(output)
     result = trace_program(program, args or [], options=options, renderer=RENDERERS[format.value](out),
-                           interpreter=interpreter, timeout=timeout)
+                           interpreter=interpreter, timeout=timeout, want_version=format is TraceFormat.jsonl)
     for notice in result.notices:
         print(f"sctrace: {notice}", file=sys.stderr)
     if result.interrupted:

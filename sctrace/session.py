@@ -119,12 +119,15 @@ def trace_program(
     renderer: Renderer | None = None,
     interpreter: str | None = None,
     timeout: float | None = None,
+    want_version: bool = True,
 ) -> TraceResult:
     """Trace ``program`` until it ends; the result holds every event reported."""
     launch = resolve(program, args, interpreter)
     header = make_header(launch, options)
     trace = Trace(header)
-    version_probe = launch.start_version_probe()
+    # The version is recorded in saved traces; a terminal reader does not need
+    # it, and asking costs an interpreter start competing with the traced one.
+    version_probe = launch.start_version_probe() if want_version else None
     header_sent = False
 
     def send_header() -> None:

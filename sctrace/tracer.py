@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sctrace import ptrace_adapter as pt
-from sctrace import seccomp, syscalls, xlat
-from sctrace.decode import ENTRY, Call, Memory, decode
+from sctrace import seccomp, syscalls
+from sctrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.fdtable import Prober, SocketTable
 from sctrace.trace import Event
 
@@ -143,12 +143,12 @@ class Tracer:
             os._exit(127)
 
     def start(self) -> None:
-        want_seccomp = self.opts.use_seccomp
-        if want_seccomp:
-            stop = None if self.opts.all_syscalls else syscalls.STOP_SET.values()
-            program: bytes | None = seccomp.build_filter(stop)
+        # With --all every call stops anyway: a filter would save nothing.
+        if self.opts.use_seccomp and not self.opts.all_syscalls:
+            program: bytes | None = seccomp.build_filter(syscalls.STOP_SET.values())
         else:
             program = None
+        _become_subreaper()
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         shared = mmap.mmap(-1, 4)
         pid = os.fork()
@@ -215,8 +215,19 @@ class Tracer:
             self._kill_all()
             raise
         finally:
+            self._reap_orphans()
             self._close()
         return self.outcome
+
+    def _reap_orphans(self) -> None:
+        """Reap traced processes that died before their parent and were handed to us then."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG | pt.WALL)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
 
     def _loop(self) -> None:
         wait = os.waitpid
@@ -293,7 +304,7 @@ class Tracer:
             if sock.stale:
                 self.prober.probe(task.tgid, fd or 0, sock)
             endpoint = sock.endpoint
-        hook = ENTRY.get(name)
+        hook = entry_hook_for(name)
         entry = None
         if hook is not None:
             entry = hook(Call(name, args, task.mem, self.opts.string_limit))
@@ -331,7 +342,7 @@ class Tracer:
         self.seq += 1
         if rval < 0 and rval > -4096:
             ev.ret = -1 if -rval not in _ERESTART else None
-            ev.errno = xlat.errno_name(-rval)
+            ev.errno = _xlat().errno_name(-rval)
         else:
             ev.ret = rval
         if name in syscalls.RETURNS_SOCKET and rval >= 0:
@@ -444,7 +455,7 @@ class Tracer:
         if signo is None:  # group-stop: let it go on (we cannot hold it with TRACEME)
             pt.resume(task.tid, self._restart_request(task))
             return
-        self._emit("signal", task.tid, signal=xlat.signal_name(sig))
+        self._emit("signal", task.tid, signal=_xlat().signal_name(sig))
         pt.resume(task.tid, self._restart_request(task), sig)
 
     def _on_exit(self, pid: int, status: int) -> None:
@@ -470,7 +481,7 @@ class Tracer:
                 self.outcome.status = code
         else:
             sig = os.WTERMSIG(status)
-            extra: dict[str, Any] = {"signal": xlat.signal_name(sig)}
+            extra: dict[str, Any] = {"signal": _xlat().signal_name(sig)}
             if os.WCOREDUMP(status):
                 extra["core"] = True
             if self.by_sctrace is not None:
@@ -516,6 +527,26 @@ class Tracer:
         for task in self.tasks.values():
             task.mem.close()
         self.prober.close()
+
+
+PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
+
+
+def _become_subreaper() -> None:
+    """Orphans of the traced program become our children, so that we reap them.
+
+    Otherwise a grandchild whose parent died is handed to PID 1, which in a
+    container may never reap it: a zombie left behind by sctrace.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _xlat() -> Any:
+    """The constant tables, imported when first needed (they cost start-up time)."""
+    from sctrace import xlat
+
+    return xlat
 
 
 def _kill_and_reap(pid: int) -> None:

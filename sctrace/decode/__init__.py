@@ -119,14 +119,28 @@ def entry_hook(*names: str) -> Callable[[EntryHook], EntryHook]:
     return register
 
 
+_loaded = False
+
+
+def _load_families() -> None:
+    """Import the decoder modules on first use: a run with no socket call never pays for them."""
+    global _loaded
+    if not _loaded:
+        from sctrace.decode import fdcalls, msghdr, net  # noqa: F401
+
+        _loaded = True
+
+
+def entry_hook_for(name: str) -> EntryHook | None:
+    if not _loaded:
+        _load_families()
+    return ENTRY.get(name)
+
+
 def decode(call: Call) -> dict[str, Any]:
+    if not _loaded:
+        _load_families()
     fn = DECODERS.get(call.name)
     if fn is None:
         return {f"arg{i}": hex(a) if a > 0xFFFF else a for i, a in enumerate(call.args)}
     return fn(call)
-
-
-# Registration happens on import of the family modules.
-from sctrace.decode import fdcalls as _fdcalls  # noqa: E402,F401
-from sctrace.decode import net as _net  # noqa: E402,F401
-from sctrace.decode import msghdr as _msghdr  # noqa: E402,F401

@@ -1,0 +1,129 @@
+"""Run a program under sctrace and under strace, and reduce both traces to what must agree.
+
+strace is the reference: ``strace -f -yy -e trace=%network,read,write,readv,writev,close``,
+filtered to calls on socket descriptors, must show the same calls with the same
+results as sctrace.  Two runs of a program differ in what the kernel picks each
+time (process ids, ephemeral ports, inode numbers, buffer addresses), so those
+are replaced by placeholders; everything else is compared exactly, process by
+process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sctrace import syscalls
+from sctrace.strace_log import parse_strace_log
+from sctrace.trace import Event, Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "trace"
+STRACE = shutil.which("strace")
+SOCKET_ENDPOINT = re.compile(r"^(TCP|TCPv6|UDP|UDPv6|UDPLITE|RAW|RAWv6|UNIX|UNIX-\w+|NETLINK|socket):")
+_LONG_NUMBER = re.compile(r"\d{4,}")
+_POINTER = re.compile(r"^0x[0-9a-f]+$")
+
+# How each language's fixtures are run: the same argv under both tracers.
+INTERPRETERS = {
+    ".py": os.path.realpath(sys.executable),
+    ".php": shutil.which("php"),
+    ".js": shutil.which("node"),
+    ".pl": shutil.which("perl"),
+    ".rb": shutil.which("ruby"),
+}
+
+
+def interpreter_for(fixture: Path) -> str | None:
+    return INTERPRETERS.get(fixture.suffix)
+
+
+def run_sctrace(fixture: Path, out: Path, *extra: str, timeout: float = 120) -> tuple[Trace, int]:
+    interp = interpreter_for(fixture)
+    assert interp is not None
+    cmd = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+           "--interpreter", interp, *extra, str(fixture)]
+    proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    return Trace.load(out), proc.returncode
+
+
+def run_strace(fixture: Path, out: Path, timeout: float = 120) -> tuple[Trace, int]:
+    interp = interpreter_for(fixture)
+    assert interp is not None and STRACE is not None
+    cmd = [STRACE, "-f", "-yy", "-qq", "-e", "trace=%network,read,write,readv,writev,close",
+           "-o", str(out), interp, str(fixture)]
+    proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    with open(out, encoding="utf-8", errors="surrogateescape") as f:
+        return parse_strace_log(f, str(out)), proc.returncode
+
+
+def is_socket_call(ev: Event) -> bool:
+    if ev.type != "syscall" or ev.name is None:
+        return False
+    if ev.name in syscalls.NETWORK:
+        return True
+    return ev.name in syscalls.FD_IO and bool(ev.endpoint and SOCKET_ENDPOINT.match(ev.endpoint))
+
+
+def _placeholders(value: Any, key: str = "") -> Any:
+    """Replace what the kernel chooses anew each run: ports, inodes, addresses in memory."""
+    if isinstance(value, dict):
+        return {k: _placeholders(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(v) for v in value]
+    if key == "port" and isinstance(value, int) and value >= 1024:
+        return "PORT"
+    if isinstance(value, str):
+        if _POINTER.match(value):
+            return "PTR"
+        return _LONG_NUMBER.sub("N", value)
+    return value
+
+
+def call_key(ev: Event) -> str:
+    key = {
+        "name": ev.name,
+        "fd": ev.fd,
+        "ret": ev.ret,
+        "errno": ev.errno,
+        "endpoint": _placeholders(ev.endpoint),
+        "ret_endpoint": _placeholders(ev.ret_endpoint),
+        "args": _placeholders(ev.args),
+    }
+    return json.dumps(key, sort_keys=True)
+
+
+def merge_io(keys: list[Event]) -> list[Event]:
+    """Fold runs of reads (or writes) on one descriptor into one call: chunking varies by run."""
+    merged: list[Event] = []
+    for ev in keys:
+        last = merged[-1] if merged else None
+        if (last is not None and last.name == ev.name and last.fd == ev.fd and ev.ret and ev.ret > 0
+                and last.ret and last.ret > 0 and ev.name in ("read", "write", "recvfrom", "sendto")):
+            last.ret += ev.ret
+            continue
+        copy = Event(ev.type, ev.seq, ev.pid, ev.t, ev.name, {}, ev.ret, ev.errno, ev.fd, ev.endpoint,
+                     ev.ret_endpoint)
+        merged.append(copy)
+    return merged
+
+
+def per_process(trace: Trace, merge: bool = False) -> list[list[str]]:
+    """Each task's socket calls, the tasks in a canonical order (pids differ run to run)."""
+    by_pid: dict[int, list[Event]] = {}
+    for ev in trace.events:
+        if is_socket_call(ev):
+            by_pid.setdefault(ev.pid, []).append(ev)
+    sequences = []
+    for events in by_pid.values():
+        if merge:
+            events = merge_io(events)
+        sequences.append([call_key(ev) for ev in events])
+    return sorted(sequences)

@@ -1,0 +1,198 @@
+"""Bad input and faults: one line on stderr that says what to do, a documented status, no traceback,
+and no traced process left behind.  Each case runs the real command as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sctrace.status import ExitStatus
+from sctrace.trace import Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = os.path.realpath(sys.executable)
+
+
+def sctrace(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=cwd, env=env, text=True,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("sctrace:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def pids_in(trace: Trace) -> set[int]:
+    return {ev.pid for ev in trace.events}
+
+
+def assert_gone(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                state = next(line for line in f if line.startswith("State:"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pytest.fail(f"traced process {pid} survived: {state.strip()}")
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "words"),
+    [
+        (lambda d: d / "missing.php", ExitStatus.NO_PROGRAM, "no such file"),
+        (lambda d: d, ExitStatus.NO_PROGRAM, "is a directory"),
+        (lambda d: _write(d / "prog.xyz", "data", 0o644), ExitStatus.NO_PROGRAM, "not executable"),
+        (lambda d: _write(d / "noext", "data", 0o644), ExitStatus.NO_PROGRAM, "not executable"),
+        (lambda d: _write(d / "garbage.bin", "\x01\x02 not a program", 0o755), ExitStatus.NO_PROGRAM,
+         "not a program"),
+    ],
+    ids=["missing", "directory", "unknown-extension", "not-executable", "exec-format"],
+)
+def test_bad_program(tmp_path: Path, make: object, status: int, words: str) -> None:
+    program = make(tmp_path)  # type: ignore[operator]
+    proc = sctrace("trace", str(program))
+    assert proc.returncode == status, proc.stderr
+    assert words in one_error_line(proc)
+
+
+def _write(path: Path, text: str, mode: int) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_missing_interpreter_names_the_package(tmp_path: Path) -> None:
+    env = dict(os.environ, PATH=str(tmp_path))  # no php anywhere on this PATH
+    proc = sctrace("trace", "fixtures/trace/tcp4_echo.php", env=env)
+    assert proc.returncode == ExitStatus.NO_INTERPRETER
+    line = one_error_line(proc)
+    assert "php not found" in line and "install php-cli" in line
+
+
+def test_bad_option_is_one_line() -> None:
+    proc = sctrace("trace", "--format", "xml", "fixtures/trace/tcp4_echo.py")
+    assert proc.returncode == ExitStatus.USAGE
+    assert "xml" in one_error_line(proc)
+
+
+def test_unknown_syscall_name_in_filter() -> None:
+    proc = sctrace("trace", "-e", "connect,frobnicate", "fixtures/trace/tcp4_echo.py")
+    assert proc.returncode == ExitStatus.USAGE
+    assert "frobnicate" in one_error_line(proc)
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    proc = sctrace("trace", "-o", str(tmp_path / "no" / "such" / "dir.jsonl"), "fixtures/trace/tcp4_echo.py")
+    assert proc.returncode == ExitStatus.CANNOT_WRITE
+    assert "cannot write" in one_error_line(proc)
+
+
+def test_syntax_error_passes_through(tmp_path: Path) -> None:
+    bad = _write(tmp_path / "bad.py", "def broken(:\n", 0o644)
+    proc = sctrace("trace", "--interpreter", PYTHON, str(bad))
+    assert proc.returncode == 1  # python's own status for a syntax error
+    assert "SyntaxError" in proc.stderr  # the program's own stderr, untouched
+    assert "sctrace: error" not in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/test installs php-cli)")
+def test_php_syntax_error_status(tmp_path: Path) -> None:
+    bad = _write(tmp_path / "bad.php", "<?php echo (;\n", 0o644)
+    proc = sctrace("trace", str(bad))
+    assert proc.returncode == 255  # php's status for a parse error
+    assert "Parse error" in proc.stderr + proc.stdout
+
+
+def test_program_killed_by_signal(tmp_path: Path) -> None:
+    prog = _write(tmp_path / "segv.py", "import os, signal, socket\nsocket.socket().close()\n"
+                  "os.kill(os.getpid(), signal.SIGSEGV)\n", 0o644)
+    out = tmp_path / "t.jsonl"
+    proc = sctrace("trace", "--format", "jsonl", "-o", str(out), "--interpreter", PYTHON, str(prog))
+    assert proc.returncode == 128 + signal.SIGSEGV
+    trace = Trace.load(out)
+    killed = [ev for ev in trace.events if ev.type == "killed"]
+    assert killed and killed[-1].info["signal"] == "SIGSEGV"
+    assert [ev.name for ev in trace.syscalls()] == ["socket", "close"]
+    assert_gone(pids_in(trace))
+
+
+def test_exit_status_is_the_programs(tmp_path: Path) -> None:
+    prog = _write(tmp_path / "three.py", "raise SystemExit(3)\n", 0o644)
+    assert sctrace("trace", "--interpreter", PYTHON, str(prog)).returncode == 3
+
+
+SERVER_FOREVER = """
+import socket, sys, os
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+if os.fork() == 0:
+    s.accept()  # a child that waits too
+print("ready", flush=True)
+s.accept()
+"""
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, status: int) -> None:
+    prog = _write(tmp_path / "forever.py", SERVER_FOREVER, 0o644)
+    out = tmp_path / "t.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+         "--interpreter", PYTHON, str(prog)],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.2)  # both processes are now blocked in accept
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err
+    trace = Trace.load(out)  # a valid, complete-so-far trace
+    names = [ev.name for ev in trace.syscalls()]
+    assert names[:3] == ["socket", "bind", "listen"]
+    killed = [ev for ev in trace.events if ev.type == "killed"]
+    assert len(killed) == 2 and all(ev.info.get("by") == "sctrace" for ev in killed)
+    assert_gone(pids_in(trace))
+
+
+def test_timeout_kills_the_program(tmp_path: Path) -> None:
+    prog = _write(tmp_path / "forever.py", SERVER_FOREVER, 0o644)
+    out = tmp_path / "t.jsonl"
+    proc = sctrace("trace", "--timeout", "1", "--format", "jsonl", "-o", str(out), "--interpreter", PYTHON,
+                   str(prog))
+    assert proc.returncode == ExitStatus.TIMEOUT
+    trace = Trace.load(out)
+    assert any(ev.type == "killed" and ev.info.get("reason") == "timeout" for ev in trace.events)
+    assert_gone(pids_in(trace))
+
+
+DENY_PTRACE = """
+import os, struct, sys
+from sctrace.seccomp import install
+# ld nr; if ptrace (101): return ERRNO(EPERM); else allow -- as a container's seccomp profile does
+insn = struct.Struct("<HBBI").pack
+prog = insn(0x20, 0, 0, 0) + insn(0x15, 0, 1, 101) + insn(0x06, 0, 0, 0x00050001) + insn(0x06, 0, 0, 0x7FFF0000)
+assert install(prog) == 0
+os.execv(sys.executable, [sys.executable, "-m", "sctrace", *sys.argv[1:]])
+"""
+
+
+def test_ptrace_not_permitted_says_why(tmp_path: Path) -> None:
+    """ptrace fails with EPERM under a seccomp profile: sctrace says so and why, status 77."""
+    wrapper = _write(tmp_path / "deny.py", DENY_PTRACE, 0o644)
+    proc = subprocess.run([sys.executable, str(wrapper), "trace", "--interpreter", PYTHON,
+                           "fixtures/trace/tcp4_echo.py"], cwd=ROOT, text=True, capture_output=True, timeout=60)
+    assert proc.returncode == ExitStatus.PTRACE_DENIED, proc.stderr
+    line = one_error_line(proc)
+    assert "ptrace is not permitted" in line and "seccomp" in line
