@@ -37,6 +37,8 @@ _INET_NAMES = {
     (_socket.AF_INET, _socket.SOCK_RAW): "RAW",
     (_socket.AF_INET6, _socket.SOCK_RAW): "RAWv6",
 }
+_INET_FAMILIES = (_socket.AF_INET, _socket.AF_INET6)
+TCP_CLOSE = 7  # include/net/tcp_states.h
 _UNIX_NAMES = {
     _socket.SOCK_STREAM: "UNIX-STREAM",
     _socket.SOCK_DGRAM: "UNIX-DGRAM",
@@ -57,6 +59,8 @@ class Socket:
     peer_inode: int | None = None
     endpoint: str = ""
     stale: bool = False
+    bound: bool = False  # a bind() on it succeeded (its port outlives a failed connect)
+    tcp_state: int | None = None
 
 
 def _inet_text(family: int, addr: Any) -> str:
@@ -67,9 +71,12 @@ def _inet_text(family: int, addr: Any) -> str:
 
 
 def _unix_name(addr: Any) -> str:
+    """A UNIX socket's name, escaped as strace does (a path is bytes chosen by the program)."""
+    from sctrace.escape import escape_bytes
+
     if isinstance(addr, bytes):  # abstract names come back as bytes
-        return "@" + addr[1:].decode("latin-1") if addr[:1] == b"\0" else addr.decode("latin-1")
-    return str(addr or "")
+        return "@" + escape_bytes(addr[1:]) if addr[:1] == b"\0" else escape_bytes(addr)
+    return escape_bytes(os.fsencode(addr)) if addr else ""
 
 
 def describe(sock: Socket) -> str:
@@ -77,6 +84,8 @@ def describe(sock: Socket) -> str:
     proto = _INET_NAMES.get((sock.family, sock.type))
     if proto is not None:
         local_port = sock.local[1] if sock.local else 0
+        if sock.tcp_state == TCP_CLOSE and not sock.bound and not sock.peer:
+            local_port = 0  # a failed connect gave its port back: the kernel lists it nowhere
         if sock.peer:
             return f"{proto}:[{_inet_text(sock.family, sock.local)}->{_inet_text(sock.family, sock.peer)}]"
         if local_port:
@@ -142,10 +151,15 @@ class Prober:
                     sock.local = s.getsockname()
                 except OSError:
                     sock.local = None
+                if sock.type == _socket.SOCK_STREAM and sock.family in _INET_FAMILIES:
+                    try:
+                        sock.tcp_state = s.getsockopt(_socket.IPPROTO_TCP, _socket.TCP_INFO, 8)[0]
+                    except OSError:
+                        sock.tcp_state = None
                 try:
                     sock.peer = s.getpeername()
                 except OSError:
-                    sock.peer = None
+                    pass  # not connected, or no longer: keep what we knew (as strace -yy does)
             finally:
                 s.detach()
         finally:

@@ -44,7 +44,6 @@ _preload_libc()
 
 from ptrace import PtraceError  # noqa: E402
 from ptrace.binding import func as _pt  # noqa: E402
-from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES as _SYSCALL_NAMES  # noqa: E402
 
 # What python-ptrace already knows.
 PTRACE_TRACEME: int = _pt.PTRACE_TRACEME
@@ -163,10 +162,22 @@ def stop_signal_info(pid: int) -> int | None:
     return int.from_bytes(_SIGINFO.raw[0:4], "little", signed=True)
 
 
+_names: dict[int, str] = {}
+
+
+def _syscall_names() -> dict[int, str]:
+    # Imported on first use (--all only): the package behind it costs 7 ms of start-up.
+    if not _names:
+        from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
+
+        _names.update(SYSCALL_NAMES)
+    return _names
+
+
 def syscall_name(nr: int) -> str:
     """The x86_64 name of syscall ``nr`` (python-ptrace's table; x32 aliases excluded)."""
     if nr < 512:
-        name = _SYSCALL_NAMES.get(nr)
+        name = _syscall_names().get(nr)
         if name is not None:
             return str(name)
     return f"syscall_{nr:#x}"
@@ -175,7 +186,7 @@ def syscall_name(nr: int) -> str:
 def syscall_numbers() -> dict[str, int]:
     """name -> number for the native x86_64 calls python-ptrace knows."""
     table: dict[str, int] = {}
-    for nr, name in _SYSCALL_NAMES.items():
+    for nr, name in _syscall_names().items():
         if nr < 512:
             table.setdefault(str(name), nr)
     return table
@@ -183,3 +194,13 @@ def syscall_numbers() -> dict[str, int]:
 
 # The libc function returns unsigned long: -1 comes back as this.
 _MINUS_ONE = ctypes.c_ulong(-1).value
+
+
+def syscall_arg_names(name: str) -> tuple[str, ...] | None:
+    """The argument names of a call from python-ptrace's prototypes (for --all), or None."""
+    from ptrace.syscall.prototypes import SYSCALL_PROTOTYPES
+
+    proto = SYSCALL_PROTOTYPES.get(name)
+    if proto is None:
+        return None
+    return tuple(str(arg_name) for _type, arg_name in proto[1])

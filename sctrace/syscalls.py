@@ -57,7 +57,9 @@ FD_TABLE: dict[str, int] = {
 
 # Calls after which the kernel's view of a socket (its addresses) may change,
 # so the descriptor table asks the kernel again before the next report.
-CHANGES_ENDPOINT = frozenset({"bind", "connect", "listen", "sendto", "sendmsg", "sendmmsg", "shutdown"})
+# (Not shutdown: a socket shut down both ways forgets its peer, but strace -yy,
+# like sctrace, keeps showing the addresses it last knew.)
+CHANGES_ENDPOINT = frozenset({"bind", "connect", "listen", "sendto", "sendmsg", "sendmmsg"})
 
 # Calls that return a new socket descriptor.
 RETURNS_SOCKET = frozenset({"socket", "accept", "accept4"})

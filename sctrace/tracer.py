@@ -374,6 +374,8 @@ class Tracer:
         elif name in syscalls.CHANGES_ENDPOINT:
             if fd is not None:
                 self._mark_stale(table, fd)
+                if name == "bind" and (sock := table.socks.get(fd)) is not None:
+                    sock.bound = True
         elif name == "dup" or name == "fcntl":
             if fd is not None:
                 table.duplicate(fd, ret)

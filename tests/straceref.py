@@ -29,6 +29,7 @@ STRACE = shutil.which("strace")
 SOCKET_ENDPOINT = re.compile(r"^(TCP|TCPv6|UDP|UDPv6|UDPLITE|RAW|RAWv6|UNIX|UNIX-\w+|NETLINK|socket):")
 _LONG_NUMBER = re.compile(r"\d{4,}")
 _POINTER = re.compile(r"^0x[0-9a-f]+$")
+_FIXTURE_TMPDIR = re.compile(r"/tmp/sctrace-fx-[A-Za-z0-9_-]+")  # the fixtures' private directories
 
 # How each language's fixtures are run: the same argv under both tracers.
 INTERPRETERS = {
@@ -83,7 +84,7 @@ def _placeholders(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if _POINTER.match(value):
             return "PTR"
-        return _LONG_NUMBER.sub("N", value)
+        return _LONG_NUMBER.sub("N", _FIXTURE_TMPDIR.sub("/TMPDIR", value))
     return value
 
 
@@ -115,7 +116,34 @@ def merge_io(keys: list[Event]) -> list[Event]:
     return merged
 
 
-def per_process(trace: Trace, merge: bool = False) -> list[list[str]]:
+def renumber_fds(events: list[Event]) -> list[Event]:
+    """Descriptor numbers by order of first appearance in this task.
+
+    Threads share one descriptor table, so which thread gets which number
+    depends on who runs first: the numbers are the kernel's choice, not the
+    program's, in a threaded program.
+    """
+    names: dict[int, str] = {}
+
+    def name(fd: int) -> str:
+        return names.setdefault(fd, f"FD{len(names) + 1}")
+
+    out = []
+    for ev in events:
+        args = dict(ev.args)
+        for key in ("fd", "oldfd"):
+            if isinstance(args.get(key), int):
+                args[key] = name(args[key])
+        ret: Any = ev.ret
+        if ev.name in syscalls.RETURNS_SOCKET and isinstance(ev.ret, int) and ev.ret >= 0:
+            ret = name(ev.ret)
+        fd: Any = None if ev.fd is None else name(ev.fd)
+        out.append(Event(ev.type, ev.seq, ev.pid, ev.t, ev.name, args, ret, ev.errno, fd, ev.endpoint,
+                         ev.ret_endpoint))
+    return out
+
+
+def per_process(trace: Trace, merge: bool = False, renumber: bool = False) -> list[list[str]]:
     """Each task's socket calls, the tasks in a canonical order (pids differ run to run)."""
     by_pid: dict[int, list[Event]] = {}
     for ev in trace.events:
@@ -125,5 +153,7 @@ def per_process(trace: Trace, merge: bool = False) -> list[list[str]]:
     for events in by_pid.values():
         if merge:
             events = merge_io(events)
+        if renumber:
+            events = renumber_fds(events)
         sequences.append([call_key(ev) for ev in events])
     return sorted(sequences)

@@ -142,5 +142,13 @@ def decode(call: Call) -> dict[str, Any]:
         _load_families()
     fn = DECODERS.get(call.name)
     if fn is None:
-        return {f"arg{i}": hex(a) if a > 0xFFFF else a for i, a in enumerate(call.args)}
+        return generic(call)
     return fn(call)
+
+
+def generic(call: Call) -> dict[str, Any]:
+    """A call without a decoder (--all): its arguments as numbers, named where python-ptrace knows."""
+    from sctrace.ptrace_adapter import syscall_arg_names
+
+    names = syscall_arg_names(call.name) or tuple(f"arg{i}" for i in range(6))
+    return {n: hex(a) if a > 0xFFFF else a for n, a in zip(names, call.args)}

@@ -74,6 +74,9 @@ def msghdr(call: Call, addr: int, before: tuple[int, ...] | None, transferred: i
         return hex(addr)
     name, namelen, iov, iovlen, control, controllen, flags = now
     failed = call.ret < 0
+    if receiving and failed:
+        # Nothing was received: strace shows only the room offered for the address.
+        return {"namelen": before[1] if before is not None else namelen}
     result: dict[str, Any] = {}
     if receiving and before is not None:
         namelen_in, controllen_in = before[1], before[5]

@@ -9,6 +9,7 @@ from sctrace.decode import Call, buffer, decoder, entry_hook, pointer, read_u32,
 from sctrace.sockaddr import parse_sockaddr
 
 MAX_SOCKADDR = 128  # sizeof(struct sockaddr_storage)
+SOL_SOCKET, SO_ERROR = 1, 4  # asm-generic/socket.h
 
 
 def sockaddr(call: Call, addr: int, addrlen: int) -> dict[str, Any] | str | None:
@@ -182,10 +183,13 @@ def getsockopt(call: Call) -> dict[str, Any]:
                                       call.args[3], call.args[4])
     length = value_result_len(call, len_addr)
     out = length["out"] if isinstance(length, dict) else 0
+    optval = _optval(call, val, out) if call.ret >= 0 else pointer(val)
+    if (level, name) == (SOL_SOCKET, SO_ERROR) and isinstance(optval, list) and optval[0] > 0:
+        optval = [xlat.errno_name(optval[0])]  # strace names the pending error
     return {
         "fd": signed32(fd),
         "level": xlat.sockopt_level(level),
         "optname": xlat.sockopt_name(level, name),
-        "optval": _optval(call, val, out) if call.ret >= 0 else pointer(val),
+        "optval": optval,
         "optlen": length,
     }

@@ -117,6 +117,8 @@ def format_value(value: Any) -> str:
             return format_sockaddr(value, 0)
         if "iov" in value:
             return _msghdr(value)
+        if value.keys() == {"namelen"}:  # a receive that failed
+            return f"{{msg_namelen={value['namelen']}}}"
         if "raw" in value:
             return str(value["raw"])
         return "{" + ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) + "}"

@@ -1,0 +1,102 @@
+"""The command line, twice: in-process with typer's CliRunner, and as real subprocesses
+(``sctrace`` console script and ``python -m sctrace``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sctrace.cli import app
+from sctrace.trace import SCHEMA, Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = os.path.realpath(sys.executable)
+FIXTURE = str(ROOT / "fixtures" / "trace" / "tcp4_echo.py")
+
+
+def test_help_lists_the_options() -> None:
+    result = CliRunner().invoke(app, ["trace", "--help"])
+    assert result.exit_code == 0
+    for option in ("--format", "--output", "--string-limit", "--syscalls", "--all", "--timeout",
+                   "--interpreter", "--traceback"):
+        assert option in result.output
+
+
+def test_trace_in_process_writes_jsonl(tmp_path: Path) -> None:
+    out = tmp_path / "t.jsonl"
+    result = CliRunner().invoke(app, ["trace", "--format", "jsonl", "-o", str(out), "--interpreter", PYTHON,
+                                      FIXTURE])
+    assert result.exit_code == 0, result.output
+    trace = Trace.load(out)
+    assert trace.header.language == "python" and trace.header.argv[1] == FIXTURE
+    names = [ev.name for ev in trace.syscalls()]
+    assert names[:3] == ["socket", "bind", "listen"]
+    assert "accept4" in names and "connect" in names
+
+
+def test_jsonl_header_and_events(tmp_path: Path) -> None:
+    out = tmp_path / "t.jsonl"
+    subprocess.run([sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+                    FIXTURE], check=True, cwd=ROOT, capture_output=True, timeout=60)
+    lines = out.read_text().splitlines()
+    import json
+
+    header = json.loads(lines[0])
+    assert header["type"] == "header" and header["schema"] == SCHEMA
+    assert header["language"] == "python" and header["interpreter_version"]
+    first = json.loads(lines[1])
+    assert {"type", "seq", "pid", "t"} <= first.keys()
+    syscall = next(json.loads(line) for line in lines if '"syscall"' in line)
+    assert {"name", "args", "ret", "errno", "fd", "endpoint"} <= syscall.keys()
+
+
+def test_string_limit_keeps_true_length(tmp_path: Path) -> None:
+    out = tmp_path / "t.jsonl"
+    subprocess.run([sys.executable, "-m", "sctrace", "trace", "-s", "3", "--format", "jsonl", "-o", str(out),
+                    "--interpreter", PYTHON, FIXTURE], check=True, cwd=ROOT, capture_output=True, timeout=60)
+    send = next(ev for ev in Trace.load(out).syscalls() if ev.name == "sendto" and ev.args["buf"]["len"] == 6)
+    assert send.args["buf"] == {"text": "hel", "len": 6, "truncated": True}
+
+
+def test_syscall_filter_narrows(tmp_path: Path) -> None:
+    out = tmp_path / "t.jsonl"
+    subprocess.run([sys.executable, "-m", "sctrace", "trace", "-e", "connect,close", "--format", "jsonl",
+                    "-o", str(out), "--interpreter", PYTHON, FIXTURE], check=True, cwd=ROOT,
+                   capture_output=True, timeout=60)
+    assert {ev.name for ev in Trace.load(out).syscalls()} == {"connect", "close"}
+
+
+def test_text_output_is_strace_like() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sctrace", "trace", "--interpreter", PYTHON, FIXTURE],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("[pid ") and "] socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<TCP:["
+               in line for line in lines)
+    assert lines[-1].endswith("+++ exited with 0 +++")
+
+
+def test_all_reports_every_call() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sctrace", "trace", "--all", "--interpreter", PYTHON, FIXTURE],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "] openat(" in proc.stderr and "] mmap(" in proc.stderr
+    assert "] exit_group(0) = ?" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("sctrace", path=os.path.dirname(sys.executable)) is None,
+                    reason="the sctrace console script is not installed next to this python")
+def test_console_script_matches_module(tmp_path: Path) -> None:
+    script = shutil.which("sctrace", path=os.path.dirname(sys.executable))
+    assert script is not None
+    a = subprocess.run([script, "trace", "--help"], capture_output=True, text=True, timeout=30)
+    b = subprocess.run([sys.executable, "-m", "sctrace", "trace", "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert a.returncode == b.returncode == 0
+    assert a.stdout == b.stdout
