@@ -96,9 +96,10 @@ def describe(sock: Socket) -> str:
         inner = str(sock.inode)
         if sock.peer_inode:
             inner += f"->{sock.peer_inode}"
-        path = _unix_name(sock.local)
-        if path:
-            inner += f',"{path}"'
+        if isinstance(sock.local, bytes) and sock.local[:1] == b"\0":
+            inner += f',@"{_unix_name(sock.local)[1:]}"'  # abstract: strace puts @ outside the quotes
+        elif sock.local:
+            inner += f',"{_unix_name(sock.local)}"'
         return f"{name}:[{inner}]"
     if sock.family == _socket.AF_NETLINK:
         return f"NETLINK:[{sock.inode}]"

@@ -27,7 +27,7 @@ from typing import Any
 from sctrace import ptrace_adapter as pt
 from sctrace import seccomp, syscalls
 from sctrace.decode import Call, Memory, decode, entry_hook_for
-from sctrace.fdtable import Prober, SocketTable
+from sctrace.fdtable import Prober, Socket, SocketTable
 from sctrace.trace import Event
 
 CLONE_FILES = 0x400
@@ -73,6 +73,7 @@ class Pending:
     entry: Any
     report: bool
     t: float
+    sock: Socket | None = None  # the socket ``fd`` named at entry
 
 
 @dataclass
@@ -309,7 +310,7 @@ class Tracer:
         if hook is not None:
             entry = hook(Call(name, args, task.mem, self.opts.string_limit))
         signed_fd = None if fd is None else (fd - (1 << 32) if fd & 0x80000000 else fd)
-        return Pending(name, args, signed_fd, endpoint, entry, report, time.monotonic() - self.t0)
+        return Pending(name, args, signed_fd, endpoint, entry, report, time.monotonic() - self.t0, sock)
 
     @staticmethod
     def _changes_table(task: Task, name: str, args: tuple[int, ...], is_socket: bool) -> bool:
@@ -335,7 +336,7 @@ class Tracer:
         name = p.name
         call = Call(name, p.args, task.mem, self.opts.string_limit, rval, p.entry)
         decoded = decode(call) if p.report else None
-        self._apply(task, call, p.fd)
+        self._apply(task, call, p.fd, p.sock)
         if not p.report:
             return
         ev = Event("syscall", self.seq, task.tid, p.t, name, decoded or {}, fd=p.fd, endpoint=p.endpoint)
@@ -354,8 +355,14 @@ class Tracer:
             }
         self.sink(ev)
 
-    def _apply(self, task: Task, call: Call, fd: int | None) -> None:
-        """What the call did to the descriptor table."""
+    def _apply(self, task: Task, call: Call, fd: int | None, sock: Socket | None) -> None:
+        """What the call did to the descriptor table.
+
+        Threads share the table and run while we look at one of them: between
+        a close's entry and our seeing its exit, another thread may already
+        have been given the same number for a new socket.  So a close drops the
+        entry only if it still holds the socket the close was about.
+        """
         name, ret, table = call.name, call.ret, task.table
         if ret < 0:
             if fd is not None and name in syscalls.CHANGES_ENDPOINT and ret == -_errno.EINPROGRESS:
@@ -369,7 +376,7 @@ class Tracer:
                 else:
                     table.add(new, sock)
         elif name == "close":
-            if fd is not None:
+            if fd is not None and table.socks.get(fd) is sock:
                 table.drop(fd)
         elif name in syscalls.CHANGES_ENDPOINT:
             if fd is not None:

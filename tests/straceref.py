@@ -22,6 +22,7 @@ from typing import Any
 from sctrace import syscalls
 from sctrace.strace_log import parse_strace_log
 from sctrace.trace import Event, Trace
+from tests.in_netns import can_unshare
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "trace"
@@ -41,6 +42,10 @@ INTERPRETERS = {
 }
 
 
+# Each run in a fresh network namespace where we may make one (see tests/in_netns.py).
+NETNS = [sys.executable, str(Path(__file__).with_name("in_netns.py"))] if can_unshare() else []
+
+
 def interpreter_for(fixture: Path) -> str | None:
     return INTERPRETERS.get(fixture.suffix)
 
@@ -48,7 +53,7 @@ def interpreter_for(fixture: Path) -> str | None:
 def run_sctrace(fixture: Path, out: Path, *extra: str, timeout: float = 120) -> tuple[Trace, int]:
     interp = interpreter_for(fixture)
     assert interp is not None
-    cmd = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+    cmd = [*NETNS, sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
            "--interpreter", interp, *extra, str(fixture)]
     proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
@@ -58,7 +63,7 @@ def run_sctrace(fixture: Path, out: Path, *extra: str, timeout: float = 120) -> 
 def run_strace(fixture: Path, out: Path, timeout: float = 120) -> tuple[Trace, int]:
     interp = interpreter_for(fixture)
     assert interp is not None and STRACE is not None
-    cmd = [STRACE, "-f", "-yy", "-qq", "-e", "trace=%network,read,write,readv,writev,close",
+    cmd = [*NETNS, STRACE, "-f", "-yy", "-qq", "-e", "trace=%network,read,write,readv,writev,close",
            "-o", str(out), interp, str(fixture)]
     proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     with open(out, encoding="utf-8", errors="surrogateescape") as f:
@@ -124,9 +129,15 @@ def renumber_fds(events: list[Event]) -> list[Event]:
     program's, in a threaded program.
     """
     names: dict[int, str] = {}
+    count = 0
 
-    def name(fd: int) -> str:
-        return names.setdefault(fd, f"FD{len(names) + 1}")
+    def name(fd: int, fresh: bool = False) -> str:
+        # A descriptor returned anew gets a new name even if its number was used before.
+        nonlocal count
+        if fresh or fd not in names:
+            count += 1
+            names[fd] = f"FD{count}"
+        return names[fd]
 
     out = []
     for ev in events:
@@ -134,10 +145,10 @@ def renumber_fds(events: list[Event]) -> list[Event]:
         for key in ("fd", "oldfd"):
             if isinstance(args.get(key), int):
                 args[key] = name(args[key])
+        fd: Any = None if ev.fd is None else name(ev.fd)
         ret: Any = ev.ret
         if ev.name in syscalls.RETURNS_SOCKET and isinstance(ev.ret, int) and ev.ret >= 0:
-            ret = name(ev.ret)
-        fd: Any = None if ev.fd is None else name(ev.fd)
+            ret = name(ev.ret, fresh=True)
         out.append(Event(ev.type, ev.seq, ev.pid, ev.t, ev.name, args, ret, ev.errno, fd, ev.endpoint,
                          ev.ret_endpoint))
     return out

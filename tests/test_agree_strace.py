@@ -36,16 +36,6 @@ FIXTURE_TABLE["threaded_server.py"] = frozenset({"renumber"})
 FIXTURE_TABLE["big_transfer.py"] = frozenset({"merge"})
 FIXTURE_TABLE["big_transfer.php"] = frozenset({"merge"})
 
-# Node.js's runtime makes calls of its own whose order depends on its threads' timing.
-NONDETERMINISTIC_ORDER = {".js"}
-
-
-def _sorted_if_needed(fixture: Path, seqs: list[list[str]]) -> list[list[str]]:
-    if fixture.suffix in NONDETERMINISTIC_ORDER:
-        return sorted(sorted(s) for s in seqs)
-    return seqs
-
-
 @pytest.mark.parametrize("name", sorted(FIXTURE_TABLE))
 def test_agrees_with_strace(name: str, tmp_path: Path) -> None:
     if STRACE is None:
@@ -61,8 +51,8 @@ def test_agrees_with_strace(name: str, tmp_path: Path) -> None:
     assert ref_status == 0, f"{name} failed under strace"
     assert our_status == 0, f"{name} failed under sctrace (status {our_status})"
     assert ours.header.seccomp is True
-    got = _sorted_if_needed(fixture, per_process(ours, merge, renumber))
-    want = _sorted_if_needed(fixture, per_process(ref, merge, renumber))
+    got = per_process(ours, merge, renumber)
+    want = per_process(ref, merge, renumber)
     assert sum(len(s) for s in want) > 0, "strace saw no socket call: the fixture is broken"
     if got != want:
         diff = difflib.unified_diff(

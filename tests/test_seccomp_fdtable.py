@@ -106,7 +106,7 @@ def test_close_range() -> None:
         (Socket(7, socket.AF_INET6, socket.SOCK_STREAM, 6, ("::1", 80, 0, 0)), "TCPv6:[[::1]:80]"),
         (Socket(7, socket.AF_INET, socket.SOCK_DGRAM, 17, ("0.0.0.0", 0)), "UDP:[7]"),
         (Socket(8, socket.AF_UNIX, socket.SOCK_STREAM, 0, "/run/x.sock", None, 9), 'UNIX-STREAM:[8->9,"/run/x.sock"]'),
-        (Socket(8, socket.AF_UNIX, socket.SOCK_DGRAM, 0, b"\0abs"), 'UNIX-DGRAM:[8,"@abs"]'),
+        (Socket(8, socket.AF_UNIX, socket.SOCK_DGRAM, 0, b"\0abs"), 'UNIX-DGRAM:[8,@"abs"]'),
         (Socket(8, socket.AF_UNIX, socket.SOCK_STREAM, 0, "/tmp/\x1b[31m"), 'UNIX-STREAM:[8,"/tmp/\\33[31m"]'),
     ],
     ids=["unbound", "bound", "connected", "ipv6", "udp-unbound", "unix-path", "unix-abstract", "unix-escape"],

@@ -94,10 +94,7 @@ def msghdr(call: Call, addr: int, before: tuple[int, ...] | None, transferred: i
         result["control"] = pointer(control)
     else:
         result["control"] = _control(call, control, controllen, receiving)
-    if receiving and before is not None:
-        result["controllen"] = {"in": before[5], "out": controllen if not failed else before[5]}
-    else:
-        result["controllen"] = controllen
+    result["controllen"] = controllen  # for a receive, what the kernel filled (strace shows only that)
     result["flags"] = xlat.flags(flags, xlat.MSG_FLAGS, "MSG_???")
     return result
 

@@ -150,8 +150,7 @@ def _msghdr(msg: dict[str, Any]) -> str:
     )
     fields = [f"msg_name={name_text}", f"msg_namelen={namelen_text}",
               f"msg_iov={format_value(msg.get('iov'))}", f"msg_iovlen={msg.get('iovlen')}"]
-    controllen = msg.get("controllen")
-    clen = controllen.get("out") if isinstance(controllen, dict) else controllen
+    clen = msg.get("controllen")
     if clen:
         fields.append(f"msg_control={format_value(msg.get('control'))}")
     fields.append(f"msg_controllen={clen}")
