@@ -85,7 +85,7 @@ def main() -> int:
             "empty sctrace": [*sctrace, "trace", "-o", os.devnull, "--interpreter", python, empty],
         }
         results: dict[str, list[float]] = {name: [] for name in [*commands, *startup]}
-        for name, cmd in {**commands, **startup}.items():  # warm caches once
+        for cmd in {**commands, **startup}.values():  # warm caches once
             timed(cmd)
         for _ in range(opts.rounds):
             for name, cmd in {**commands, **startup}.items():

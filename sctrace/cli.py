@@ -84,6 +84,7 @@ def trace(
     timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.0, help="Kill the program after this many seconds.")] = None,  # noqa: E501,UP045
     interpreter: Annotated[Optional[str], typer.Option("--interpreter", help="Run the program with this interpreter.")] = None,  # noqa: E501,UP045
     no_seccomp: Annotated[bool, typer.Option("--no-seccomp", help="Stop at every call (slower; for kernels without seccomp).")] = False,  # noqa: E501
+    no_pin: Annotated[bool, typer.Option("--no-pin", help="Let the program's threads use every CPU (tracing is slower).")] = False,  # noqa: E501
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run PROGRAM under ptrace and report its socket system calls as they happen."""
@@ -91,7 +92,8 @@ def trace(
     from sctrace.session import trace_program
     from sctrace.tracer import TraceOptions
 
-    options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls, not no_seccomp)
+    options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls,
+                           use_seccomp=not no_seccomp, pin_cpu=not no_pin)
     out = open_output(output)
     result = trace_program(program, args or [], options=options, renderer=RENDERERS[format.value](out),
                            interpreter=interpreter, timeout=timeout, want_version=format is TraceFormat.jsonl)

@@ -29,7 +29,7 @@ _syscall = _libc.syscall
 _syscall.restype = ctypes.c_long
 
 # strace -yy's protocol names (its /proc/net/* and sock_diag tables).
-_INET_NAMES = {
+_INET_NAMES: dict[tuple[int, int], str] = {
     (_socket.AF_INET, _socket.SOCK_STREAM): "TCP",
     (_socket.AF_INET6, _socket.SOCK_STREAM): "TCPv6",
     (_socket.AF_INET, _socket.SOCK_DGRAM): "UDP",
@@ -39,7 +39,7 @@ _INET_NAMES = {
 }
 _INET_FAMILIES = (_socket.AF_INET, _socket.AF_INET6)
 TCP_CLOSE = 7  # include/net/tcp_states.h
-_UNIX_NAMES = {
+_UNIX_NAMES: dict[int, str] = {
     _socket.SOCK_STREAM: "UNIX-STREAM",
     _socket.SOCK_DGRAM: "UNIX-DGRAM",
     _socket.SOCK_SEQPACKET: "UNIX-SEQPACKET",

@@ -151,4 +151,4 @@ def generic(call: Call) -> dict[str, Any]:
     from sctrace.ptrace_adapter import syscall_arg_names
 
     names = syscall_arg_names(call.name) or tuple(f"arg{i}" for i in range(6))
-    return {n: hex(a) if a > 0xFFFF else a for n, a in zip(names, call.args)}
+    return {n: hex(a) if a > 0xFFFF else a for n, a in zip(names, call.args, strict=False)}

@@ -79,7 +79,7 @@ def msghdr(call: Call, addr: int, before: tuple[int, ...] | None, transferred: i
         return {"namelen": before[1] if before is not None else namelen}
     result: dict[str, Any] = {}
     if receiving and before is not None:
-        namelen_in, controllen_in = before[1], before[5]
+        namelen_in = before[1]
         if failed or namelen == 0:
             result["name"] = pointer(name)
         else:
