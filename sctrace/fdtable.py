@@ -157,18 +157,22 @@ class Prober:
                         sock.tcp_state = s.getsockopt(_socket.IPPROTO_TCP, _socket.TCP_INFO, 8)[0]
                     except OSError:
                         sock.tcp_state = None
+                connected = False
                 try:
                     sock.peer = s.getpeername()
+                    connected = True
                 except OSError:
                     pass  # not connected, or no longer: keep what we knew (as strace -yy does)
             finally:
                 s.detach()
         finally:
             os.close(mine)
+        sock.stale = False
         if sock.family == _socket.AF_UNIX and sock.peer_inode is None:
             sock.peer_inode = unix_peer_inode(sock.inode)
+            # A connection not yet accepted has a peer with no inode yet: ask again next time.
+            sock.stale = connected and sock.peer_inode is None
         sock.endpoint = describe(sock)
-        sock.stale = False
         return sock
 
     @staticmethod

@@ -60,6 +60,8 @@ FD_TABLE: dict[str, int] = {
 # (Not shutdown: a socket shut down both ways forgets its peer, but strace -yy,
 # like sctrace, keeps showing the addresses it last knew.)
 CHANGES_ENDPOINT = frozenset({"bind", "connect", "listen", "sendto", "sendmsg", "sendmmsg"})
+# Of those, the ones that change it only on a socket not yet bound (the kernel binds it then).
+AUTOBINDS = frozenset({"sendto", "sendmsg", "sendmmsg"})
 
 # Calls that return a new socket descriptor.
 RETURNS_SOCKET = frozenset({"socket", "accept", "accept4"})

@@ -383,7 +383,7 @@ class Tracer:
                 table.drop(fd)
         elif name in syscalls.CHANGES_ENDPOINT:
             if fd is not None:
-                self._mark_stale(table, fd)
+                self._mark_stale(table, fd, name)
                 if name == "bind" and (sock := table.socks.get(fd)) is not None:
                     sock.bound = True
         elif name == "dup" or name == "fcntl":
@@ -396,10 +396,13 @@ class Tracer:
             table.drop_range(call.args[0] & 0xFFFFFFFF, call.args[1] & 0xFFFFFFFF)
 
     @staticmethod
-    def _mark_stale(table: SocketTable, fd: int) -> None:
+    def _mark_stale(table: SocketTable, fd: int, name: str = "") -> None:
         sock = table.socks.get(fd)
-        if sock is not None:
-            sock.stale = True
+        if sock is None:
+            return
+        if name in syscalls.AUTOBINDS and not (isinstance(sock.local, tuple) and sock.local[1] == 0):
+            return  # only an unbound INET socket is bound by a send; nothing else changes
+        sock.stale = True
 
     def _on_event(self, task: Task, event: int) -> None:
         if event == pt.PTRACE_EVENT_SECCOMP:
