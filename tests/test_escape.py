@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""sctrace.escape: strace's quoting of byte strings, byte for byte, and terminal-safe text."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sctrace.escape import escape_bytes, escape_for_terminal, strace_quoted
+
+STRACE = Path("/usr/bin/strace")
+
+
+def run_strace(tmp_path: Path, program: str, *options: str) -> list[str]:
+    """Run ``python -c program`` under strace with options; its output lines, or a skip if it cannot run."""
+    if not STRACE.exists():
+        pytest.skip("/usr/bin/strace is not installed, so there is no real strace output to compare with")
+    out = tmp_path / "strace.out"
+    proc = subprocess.run([str(STRACE), "-qq", "-o", str(out), *options, sys.executable, "-c", program],
+                          capture_output=True, text=True, timeout=300, check=False)
+    if "ptrace" in proc.stderr.lower():
+        pytest.skip(f"strace cannot trace in this environment: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    return out.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+@pytest.mark.parametrize(("data", "limit", "expected"), [
+    (b"", None, ""),
+    (b"hello, world", None, "hello, world"),
+    (b"\x00", None, "\\0"),
+    (b"\x001", None, "\\0001"),
+    (b"\x007", None, "\\0007"),
+    (b"\x008", None, "\\08"),
+    (b"\x009", None, "\\09"),
+    (b"\x01" b"7", None, "\\0017"),
+    (b"\x7f9", None, "\\1779"),
+    (b"\x1b[31m", None, "\\33[31m"),
+    (b"\x1b0", None, "\\0330"),
+    (b"\xff", None, "\\377"),
+    (b"\xff0", None, "\\3770"),
+    (b"\t\n\v\f\r", None, "\\t\\n\\v\\f\\r"),
+    (b"\t0", None, "\\t0"),
+    (b"\x07\x08", None, "\\7\\10"),
+    (b'say "hi" \\o/', None, 'say \\"hi\\" \\\\o/'),
+    (b" ~", None, " ~"),
+    (b"\x80\x9f\xa0", None, "\\200\\237\\240"),
+    (b"abcdef", 3, "abc"),
+    (b"ab\x001", 3, "ab\\0"),
+    (b"ab\x001", 4, "ab\\0001"),
+    (b"abc", 0, ""),
+    (b"abc", -5, ""),
+])
+def test_escape_bytes(data: bytes, limit: int | None, expected: str) -> None:
+    assert escape_bytes(data, limit) == expected
+
+
+@pytest.mark.parametrize(("data", "true_len", "limit", "expected"), [
+    (b"", 0, 32, '""'),
+    (b"abc", 3, 32, '"abc"'),
+    (b"x" * 32, 32, 32, '"' + "x" * 32 + '"'),
+    (b"x" * 33, 33, 32, '"' + "x" * 32 + '"...'),
+    (b"x" * 40, 40, 32, '"' + "x" * 32 + '"...'),
+    (b"x" * 31 + b"\x001", 33, 32, '"' + "x" * 31 + '\\0"...'),
+    (b"x" * 30 + b"\x001", 32, 32, '"' + "x" * 30 + '\\0001"'),
+    (b"abc", 1000, 32, '"abc"...'),  # only part of a long buffer could be read
+    (b"abc", 3, 0, '""...'),
+])
+def test_strace_quoted(data: bytes, true_len: int, limit: int, expected: str) -> None:
+    assert strace_quoted(data, true_len, limit) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("plain text", "plain text"),
+    ("tab\there", "tab\\x09here"),
+    ("line\nbreak\r", "line\\x0abreak\\x0d"),
+    ("\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07"),
+    ("\x7f", "\\x7f"),
+    ("c1 \x85 \x9b \x9f", "c1 \\x85 \\x9b \\x9f"),
+    ("\xa0é✓", "\xa0é✓"),
+    ("abc\u202edcba", "abc\\u202edcba"),
+    ("\u202a\u202b\u202c\u202d", "\\u202a\\u202b\\u202c\\u202d"),
+    ("\u2066\u2067\u2068\u2069", "\\u2066\\u2067\\u2068\\u2069"),
+    ("\u2065\u206a\u2029", "\u2065\u206a\u2029"),
+    ("bad \udcff byte", "bad \\udcff byte"),
+    ('strace "\\33[31m"', 'strace "\\33[31m"'),
+])
+def test_escape_for_terminal(text: str, expected: str) -> None:
+    assert escape_for_terminal(text) == expected
+
+
+def test_escape_for_terminal_leaves_nothing_unsafe() -> None:
+    every = "".join(chr(c) for c in range(0x3000))
+    safe = escape_for_terminal(every)
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", safe)
+    safe.encode("utf-8")  # no lone surrogates left either
+
+
+SENDTO = re.compile(r'^sendto\(\d+, ("(?:[^"\\]|\\.)*"(?:\.\.\.)?), (\d+), ')
+
+
+def _payloads() -> list[bytes]:
+    every = bytes(range(256))
+    out = [every, every[::-1], b"", b"x" * 31 + b"\x001", b"x" * 30 + b"\x001", b"x" * 32, b"x" * 33]
+    out += [bytes([b]) + tail for tail in (b"0", b"7", b"8", b"a") for b in range(256)]
+    return out
+
+
+@pytest.mark.parametrize("limit", [32, 4096])
+def test_matches_strace_for_every_byte(tmp_path: Path, limit: int) -> None:
+    payloads = _payloads()
+    program = (
+        "import socket\n"
+        "a, b = socket.socketpair()\n"
+        "a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)\n"
+        f"for p in {payloads!r}:\n"
+        "    a.send(p)\n"
+        "    if p:\n"
+        "        b.recv(4096)\n"
+    )
+    lines = run_strace(tmp_path, program, "-e", "trace=sendto", "-s", str(limit))
+    seen = [m.group(1) for line in lines if (m := SENDTO.match(line))]
+    assert len(seen) == len(payloads)
+    for payload, text in zip(payloads, seen, strict=True):
+        assert strace_quoted(payload, len(payload), limit) == text, payload
