@@ -100,3 +100,37 @@ def test_console_script_matches_module(tmp_path: Path) -> None:
                        timeout=30)
     assert a.returncode == b.returncode == 0
     assert a.stdout == b.stdout
+
+
+def test_exec_inherits_sockets_and_cloexec_closes_them(tmp_path: Path) -> None:
+    """fd 10 is a socket inherited across exec; fd 11 was a close-on-exec socket, then a file."""
+    out = tmp_path / "t.jsonl"
+    subprocess.run([sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+                    "--interpreter", PYTHON, str(ROOT / "fixtures" / "trace" / "exec_inherit.py")],
+                   check=True, cwd=ROOT, capture_output=True, timeout=60)
+    trace = Trace.load(out)
+    execs = [ev.pid for ev in trace.events if ev.type == "exec"]
+    child, spawned = execs[1], execs[2]
+    child_calls = [(ev.name, ev.fd) for ev in trace.syscalls() if ev.pid == child]
+    assert child_calls == [("write", 10), ("close", 10)]  # the write to the file at 11 is not a socket call
+    forks = {ev.info["child"]: ev.info["call"] for ev in trace.events if ev.type == "fork"}
+    assert forks[child] == "fork" and forks[spawned] == "vfork"
+    assert [ev.name for ev in trace.syscalls() if ev.pid == spawned][:3] == ["socket", "bind", "listen"]
+
+
+def test_shell_script_and_executable_runners(tmp_path: Path) -> None:
+    """A .sh runs with bash; an executable with a #! line runs as itself; both are followed through exec."""
+    fixture = ROOT / "fixtures" / "trace" / "tcp4_echo.py"
+    script = tmp_path / "run.sh"
+    script.write_text(f'exec "{PYTHON}" "{fixture}"\n')
+    tool = tmp_path / "tool"
+    tool.write_text(f"#!{PYTHON}\nimport runpy\nrunpy.run_path({str(fixture)!r}, run_name='__main__')\n")
+    tool.chmod(0o755)
+    for program, language in ((script, "bash"), (tool, None)):
+        out = tmp_path / f"{program.name}.jsonl"
+        proc = subprocess.run([sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+                               str(program)], cwd=ROOT, capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        trace = Trace.load(out)
+        assert trace.header.language == language
+        assert "accept4" in [ev.name for ev in trace.syscalls()]
