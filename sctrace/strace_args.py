@@ -478,9 +478,15 @@ def decode_args(name: str, args_text: str, ret: int | None) -> dict[str, Any]:
             value = str(value)  # a flag set or constant, as the ptrace backend keeps it
         args[key] = value
     _fix_lengths(name, args, ret)
-    msg = args.get("msg")
-    if name == "recvmsg" and isinstance(msg, dict) and isinstance(msg.get("namelen"), int) and "iov" in msg:
-        msg["namelen"] = {"in": msg["namelen"], "out": msg["namelen"]}
+    # A receive's msg_namelen is value-result too: strace's 16 is 16 => 16.
+    received: list[Any] = []
+    if name == "recvmsg":
+        received = [args.get("msg")]
+    elif name == "recvmmsg" and isinstance(args.get("msgvec"), list):
+        received = [m.get("msg_hdr") for m in args["msgvec"] if isinstance(m, dict)]
+    for msg in received:
+        if isinstance(msg, dict) and isinstance(msg.get("namelen"), int) and "iov" in msg:
+            msg["namelen"] = {"in": msg["namelen"], "out": msg["namelen"]}
     return args
 
 

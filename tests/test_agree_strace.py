@@ -26,7 +26,7 @@ FIXTURE_TABLE: dict[str, frozenset[str]] = {
         "unix_stream.py", "unix_stream.php", "unix_stream.js", "unix_stream.pl", "unix_abstract.py",
         "socketpair.py", "socketpair.php", "sendmsg_recvmsg.py", "sendmsg_recvmsg.php",
         "dup_write.py", "dup_write.php", "fd_reuse.py", "fd_reuse.php",
-        "fork_connect.py", "fork_connect.php", "exec_inherit.py",
+        "fork_connect.py", "fork_connect.php", "exec_inherit.py", "mmsg.py",
         "addrinuse.py", "addrinuse.php", "addrinuse.js", "addrinuse.pl",
         "refused.py", "refused.php", "refused.js", "refused.pl",
         "many_connections.py", "many_connections.php",
