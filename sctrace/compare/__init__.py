@@ -1,0 +1,1 @@
+"""Comparing two traces: normalize (normalize.py, rules.py), align (align.py), then render."""

@@ -1,0 +1,96 @@
+"""The values the comparison pipeline passes along.
+
+    Trace --normalize--> list[Step] --align--> list[Row] --> Comparison --render--> text/json/markdown
+
+A Step is one socket call after normalization: what it is compared by (``key``),
+how it is shown (``text``), which equivalence rules made it so (``rules``) and
+the event it came from.  A Row pairs a left and a right Step (or one of them)
+with a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sctrace.trace import Event, Header
+
+LEVELS = ("raw", "stable", "semantic")
+VERDICTS = ("same", "equivalent", "changed", "left_only", "right_only", "info")
+
+
+@dataclass
+class Step:
+    """One normalized call.
+
+    ``proc`` is the process role ("P1", "P2", ... in order of appearance at
+    stable and semantic level; the pid at raw level).  ``name`` is the call's
+    name after equivalence rules (accept4 -> accept at semantic level).  ``args``
+    are the normalized arguments (descriptors as roles "L1", "C1", "S1"; ports
+    as "PORT1"; ephemeral ports and inodes as placeholders).  ``key`` is the
+    canonical string two steps are compared by: equal keys mean same/equivalent.
+    ``text`` is how the step is shown: strace-like, built only from normalized
+    values, already escaped (never contains control characters).  ``rules``
+    names the equivalence rules applied to reach ``key`` (empty: none).
+    ``notes`` are differences a rule chose to tolerate, for the explanation
+    (e.g. "SOCK_CLOEXEC").  ``informational`` marks calls that only read state
+    (getsockname, getpeername, getsockopt) at semantic level.
+    """
+
+    proc: str
+    name: str
+    args: dict[str, Any]
+    ret: Any
+    errno: str | None
+    key: str
+    text: str
+    event: Event
+    rules: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    informational: bool = False
+
+
+@dataclass
+class Row:
+    """One row of the side-by-side comparison.
+
+    ``verdict`` is one of VERDICTS; ``rule`` names the rule(s) that made an
+    "equivalent" row; ``detail`` says in words what changed for "changed" rows
+    (e.g. "flags: SOCK_STREAM -> SOCK_STREAM|SOCK_CLOEXEC; result: 5 -> 6").
+    """
+
+    verdict: str
+    left: Step | None
+    right: Step | None
+    rule: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class Side:
+    """What one side ran, for the header of the comparison."""
+
+    program: str
+    language: str | None
+    interpreter: str | None
+    interpreter_version: str | None
+    exit: dict[str, Any]  # {"code": 0} or {"signal": "SIGKILL", "by": "sctrace"} ...
+    header: Header | None = None
+
+
+@dataclass
+class Comparison:
+    level: str
+    left: Side
+    right: Side
+    rows: list[Row]
+
+    @property
+    def equivalent(self) -> bool:
+        return all(r.verdict in ("same", "equivalent", "info") for r in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        out = {v: 0 for v in VERDICTS}
+        for r in self.rows:
+            out[r.verdict] += 1
+        return out
