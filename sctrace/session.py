@@ -21,7 +21,7 @@ from sctrace.render import Renderer
 from sctrace.runners import Launch, resolve
 from sctrace.status import ExitStatus, SctraceError
 from sctrace.trace import Event, Header, Trace
-from sctrace.tracer import Interrupted, LaunchError, Outcome, TraceOptions, Tracer
+from sctrace.tracer import Interrupted, LaunchError, Observer, Outcome, TraceOptions, Tracer
 
 
 @dataclass
@@ -120,6 +120,7 @@ def trace_program(
     interpreter: str | None = None,
     timeout: float | None = None,
     want_version: bool = True,
+    observer: Observer | None = None,
 ) -> TraceResult:
     """Trace ``program`` until it ends; the result holds every event reported."""
     launch = resolve(program, args, interpreter)
@@ -154,7 +155,7 @@ def trace_program(
         if renderer is not None:
             renderer.event(ev)
 
-    tracer = Tracer(launch.argv, launch.path, options, sink)
+    tracer = Tracer(launch.argv, launch.path, options, sink, observer)
     interrupted: str | None = None
     try:
         with _stop_on_signals(timeout):

@@ -22,10 +22,10 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sctrace import ptrace_adapter as pt
-from sctrace import seccomp, syscalls
+from sctrace import netns, seccomp, syscalls
 from sctrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.fdtable import Prober, Socket, SocketTable
 from sctrace.trace import Event
@@ -50,6 +50,28 @@ class TraceOptions:
     all_syscalls: bool = False
     use_seccomp: bool = True
     pin_cpu: bool = True  # tracer and tracees on one CPU: a stop costs 2-3x less
+    cpu: int | None = None  # which CPU to pin to (default: the first allowed)
+    netns: bool = False  # run the program in a new network namespace holding only loopback
+
+
+class Observer(Protocol):
+    """Who drives the program (sctrace/drive.py) is told of the calls that matter to a peer."""
+
+    def on_entry(self, tracer: Tracer, task: Task, name: str, args: tuple[int, ...]) -> None: ...
+
+    def on_exit(self, tracer: Tracer, task: Task, name: str, call: Call, fd: int | None) -> None: ...
+
+    def attached(self, tracer: Tracer) -> None:
+        """The program is started and traced (called once, before it runs)."""
+
+    def detached(self) -> None:
+        """Tracing is over, however it ended."""
+
+
+# Calls an observer hears of: at entry (the peer may have to listen before a connect
+# proceeds) and at exit (a listen or bind tells where a server waits).
+OBSERVED_ENTRY = frozenset({"connect", "sendto", "sendmsg"})
+OBSERVED_EXIT = frozenset({"listen", "bind", "connect"})
 
 
 class Interrupted(Exception):
@@ -99,7 +121,8 @@ class Outcome:
 
 
 class Tracer:
-    def __init__(self, argv: list[str], path: str, options: TraceOptions, sink: Callable[[Event], None]) -> None:
+    def __init__(self, argv: list[str], path: str, options: TraceOptions, sink: Callable[[Event], None],
+                 observer: Observer | None = None) -> None:
         self.argv = argv
         self.path = path
         self.opts = options
@@ -116,6 +139,8 @@ class Tracer:
         self._regs = pt.Registers()
         self.seccomp_mode = False
         self.exec_pipe = -1
+        self.observer = observer
+        self.netns = False
 
     # -- start --------------------------------------------------------------
 
@@ -129,6 +154,8 @@ class Tracer:
         try:
             for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
                 signal.signal(sig, signal.SIG_DFL)
+            if self.opts.netns:
+                shared[4:8] = netns.enter_new().to_bytes(4, "little")
             try:
                 pt.traceme()
             except pt.PtraceDenied:
@@ -152,9 +179,9 @@ class Tracer:
             program = None
         _become_subreaper()
         if self.opts.pin_cpu:
-            _pin_to_one_cpu()  # before fork: the program inherits it
+            _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
-        shared = mmap.mmap(-1, 4)
+        shared = mmap.mmap(-1, 8)
         pid = os.fork()
         if pid == 0:
             os.close(rfd)
@@ -172,6 +199,13 @@ class Tracer:
                     "every system call will stop, which is slower"
                 )
             self.seccomp_mode = result == 0x53
+            if self.opts.netns:
+                err = int.from_bytes(shared[4:8], "little")
+                self.netns = err == 0
+                if err:
+                    self.outcome.notices.append(
+                        f"no network namespace ({os.strerror(err)}): the program uses the host's loopback"
+                    )
             options = (
                 pt.PTRACE_O_TRACESYSGOOD | pt.PTRACE_O_EXITKILL | pt.PTRACE_O_TRACEFORK
                 | pt.PTRACE_O_TRACEVFORK | pt.PTRACE_O_TRACECLONE | pt.PTRACE_O_TRACEEXEC
@@ -189,6 +223,8 @@ class Tracer:
         self.outcome.seccomp = self.seccomp_mode
         self.tasks[pid] = Task(pid, pid, SocketTable(), Memory(pid))
         self.t0 = time.monotonic()
+        if self.observer is not None:
+            self.observer.attached(self)
         pt.resume(pid, self._restart_request(self.tasks[pid]))
 
     @staticmethod
@@ -219,6 +255,8 @@ class Tracer:
             self._kill_all()
             raise
         finally:
+            if self.observer is not None:
+                self.observer.detached()
             self._reap_orphans()
             self._close()
         return self.outcome
@@ -291,6 +329,8 @@ class Tracer:
         pt.resume(task.tid, self._restart_request(task))
 
     def _want(self, task: Task, name: str, args: tuple[int, ...]) -> Pending | None:
+        if self.observer is not None and name in OBSERVED_ENTRY:
+            self.observer.on_entry(self, task, name, args)
         fd = args[0] & 0xFFFFFFFF if name in syscalls.FIRST_ARG_FD else None
         sock = task.table.socks.get(fd) if fd is not None else None
         report = self.opts.all_syscalls or name in syscalls.NETWORK or (
@@ -340,6 +380,8 @@ class Tracer:
         call = Call(name, p.args, task.mem, self.opts.string_limit, rval, p.entry)
         decoded = decode(call) if p.report else None
         self._apply(task, call, p.fd, p.sock)
+        if self.observer is not None and name in OBSERVED_EXIT:
+            self.observer.on_exit(self, task, name, call, p.fd)
         if not p.report:
             return
         ev = Event("syscall", self.seq, task.tid, p.t, name, decoded or {}, fd=p.fd, endpoint=p.endpoint)
@@ -557,7 +599,7 @@ def _become_subreaper() -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _pin_to_one_cpu() -> None:
+def _pin_to_one_cpu(cpu: int | None) -> None:
     """Run sctrace and everything it traces on one CPU.
 
     Each stop hands the CPU from tracee to tracer and back; on one CPU that
@@ -566,9 +608,9 @@ def _pin_to_one_cpu() -> None:
     a program's threads no longer run in parallel (--no-pin lifts it).
     """
     try:
-        allowed = os.sched_getaffinity(0)
+        allowed = sorted(os.sched_getaffinity(0))
         if len(allowed) > 1:
-            os.sched_setaffinity(0, {min(allowed)})
+            os.sched_setaffinity(0, {allowed[(cpu or 0) % len(allowed)]})
     except OSError:
         pass
 
