@@ -8,6 +8,7 @@ with local variables, which may hold traced data.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -102,6 +103,67 @@ def trace(
     if result.interrupted:
         print(f"sctrace: stopped ({result.interrupted}); the traced processes were killed", file=sys.stderr)
     raise typer.Exit(result.status)
+
+
+class CompareFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class Level(str, Enum):
+    raw = "raw"
+    stable = "stable"
+    semantic = "semantic"
+
+
+@app.command()
+def compare(
+    left: Annotated[Optional[str], typer.Argument(help="A program (.php, .py, ...) or a saved trace.")] = None,  # noqa: UP045
+    right: Annotated[Optional[str], typer.Argument(help="The program or saved trace to compare it with.")] = None,  # noqa: UP045,E501
+    level: Annotated[Level, typer.Option("--level", help="raw, stable or semantic.")] = Level.semantic,
+    format: Annotated[CompareFormat, typer.Option("--format", "-f", help="text, json or markdown.")] = CompareFormat.text,  # noqa: E501
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the comparison here.")] = None,  # noqa: UP045
+    send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
+    reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
+    rules: Annotated[bool, typer.Option("--rules", help="List the equivalence rules and exit.")] = False,
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+) -> None:
+    """Run two programs (or load two traces) and show their socket calls side by side, differences explained.
+
+    Exit status like diff(1): 0 equivalent at the chosen level, 1 different, 2 trouble.
+    """
+    if rules:
+        from sctrace.compare.rules import describe_rules
+
+        print(describe_rules())
+        raise typer.Exit(0)
+    if left is None or right is None:
+        raise SctraceError("compare needs two programs or traces: sctrace compare LEFT RIGHT", ExitStatus.USAGE)
+    from sctrace.compare.align import summarize
+    from sctrace.comparing import compare as run_compare
+    from sctrace.comparing import status_of
+    from sctrace.drive import DriveOptions
+    from sctrace.render import COMPARE_RENDERERS
+
+    drive = DriveOptions(_unescape(send), _unescape(reply), timeout)
+    notices: list[str] = []
+    comparison = run_compare(left, right, level=level.value, drive=drive, notices=notices)
+    for notice in dict.fromkeys(notices):
+        print(f"sctrace: {notice}", file=sys.stderr)
+    out = sys.stdout if output is None else open_output(output)
+    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    # On a terminal, its width; in a file or a pipe, wide enough for a handout.
+    width = None if output is None and sys.stdout.isatty() else 160
+    COMPARE_RENDERERS[format.value](comparison, summarize(comparison), out, width=width, color=color)
+    out.flush()
+    raise typer.Exit(status_of(comparison))
+
+
+def _unescape(text: str) -> bytes:
+    """--send 'hello\\n' means the six bytes h, e, l, l, o, newline."""
+    return text.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1", "replace")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sctrace import ptrace_adapter as pt
 from sctrace import netns, seccomp, syscalls
+from sctrace import ptrace_adapter as pt
 from sctrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.fdtable import Prober, Socket, SocketTable
 from sctrace.trace import Event

@@ -90,7 +90,7 @@ class Comparison:
         return all(r.verdict in ("same", "equivalent", "info") for r in self.rows)
 
     def counts(self) -> dict[str, int]:
-        out = {v: 0 for v in VERDICTS}
+        out = dict.fromkeys(VERDICTS, 0)
         for r in self.rows:
             out[r.verdict] += 1
         return out

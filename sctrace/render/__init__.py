@@ -33,3 +33,19 @@ def _jsonl(out: IO[str]) -> Renderer:
 
 
 RENDERERS: dict[str, Callable[[IO[str]], Renderer]] = {"text": _text, "jsonl": _jsonl}
+
+
+def _compare_module(name: str) -> Callable[..., None]:
+    def render(*args: object, **kwargs: object) -> None:
+        import importlib
+
+        module = importlib.import_module(f"sctrace.render.compare_{name}")
+        module.render(*args, **kwargs)
+
+    return render
+
+
+# --format of `sctrace compare`: render(comparison, summary, out, *, width=None, color=False)
+COMPARE_RENDERERS: dict[str, Callable[..., None]] = {
+    name: _compare_module(name) for name in ("text", "json", "markdown")
+}

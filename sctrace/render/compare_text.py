@@ -1,0 +1,290 @@
+"""The side-by-side terminal view of a Comparison (``sctrace compare``'s default output).
+
+Layout (docs/compare-format.md has an example)::
+
+    left:  server1.php (php 8.2.36), exited with 0
+    right: server1.py (python 3.11.2), exited with 0
+      proc  server1.php                │ server1.py
+    = P1    socket(AF_INET, SOCK_STRE… │ socket(AF_INET, SOCK_STRE…
+    ≈ P1    accept(L1, NULL, NULL) = … │ accept4(L1, NULL, NULL, S…
+            rules: accept4-as-accept (tolerated: SOCK_CLOEXEC)
+
+Every line is built as a list of segments, fitted to the width first and only
+then coloured, so a colour escape can never be cut in half and the width is
+counted in terminal cells, not in bytes of escape sequences.
+
+Everything that a traced program could have chosen (step texts, roles, program
+names, exit details, and the summary, which quotes them) goes through
+escape_for_terminal before it is measured or written: the only escape sequences
+in the output are the SGR colours this module adds when asked to.  When the
+stream cannot take Unicode, markers, the ellipsis and the column rule fall back
+to ASCII and any other non-ASCII character is written as a ``\\xe9``-style escape, so
+writing never fails half-way through a table.
+"""
+
+from __future__ import annotations
+
+import codecs
+import shutil
+import unicodedata
+from dataclasses import dataclass
+from typing import IO, Any
+
+from sctrace.compare.model import VERDICTS, Comparison, Row, Side, Step
+from sctrace.escape import escape_for_terminal
+
+MARKERS = {"same": "=", "equivalent": "≈", "changed": "≠", "left_only": "<", "right_only": ">", "info": "i"}
+ASCII_MARKERS = {"same": "=", "equivalent": "~", "changed": "!", "left_only": "<", "right_only": ">", "info": "i"}
+# SGR parameters: green, cyan, yellow, red, red, dim.
+COLORS = {"same": "32", "equivalent": "36", "changed": "33", "left_only": "31", "right_only": "31", "info": "2"}
+LABELS = {"same": "same", "equivalent": "equivalent", "changed": "changed", "left_only": "left only",
+          "right_only": "right only", "info": "info"}
+
+ROLE_TITLE = "proc"
+MAX_ROLE_CELLS = 12  # a role is "P1" or a pid; a longer one is cut rather than squeezing the steps
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    """The characters the layout itself uses, in the form the stream can encode."""
+
+    markers: dict[str, str]
+    ellipsis: str
+    separator: str
+    ascii_only: bool
+
+
+_UNICODE = _Glyphs(MARKERS, "…", " │ ", False)
+_ASCII = _Glyphs(ASCII_MARKERS, "...", " | ", True)
+
+# A piece of one output line and the SGR parameter to colour it with (None: uncoloured).
+_Segment = tuple[str, str | None]
+
+
+def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
+           color: bool = False) -> None:
+    """Write the side-by-side table of comparison to out, no line wider than width cells.
+
+    width defaults to the terminal's (shutil.get_terminal_size(), which honours
+    $COLUMNS and falls back to 80 when out is not a terminal).  color adds ANSI
+    SGR colours to the verdict markers and the verdict names in the counts.
+    """
+    if width is None:
+        width = shutil.get_terminal_size().columns
+    if width < 1:
+        raise ValueError(f"width must be at least 1 column, not {width}")
+    glyphs = _UNICODE if stream_takes_unicode(out) else _ASCII
+    _Table(comparison, out, width, glyphs, color).write(summary)
+
+
+def stream_takes_unicode(out: IO[str]) -> bool:
+    """Whether out can encode any character: its encoding is a UTF, or it encodes nothing.
+
+    An in-memory text stream (io.StringIO) has no encoding and stores any str,
+    so it counts as Unicode-capable; a file or terminal opened with an 8-bit or
+    ASCII encoding (LANG=C) does not, and gets the ASCII layout instead.
+    """
+    encoding = getattr(out, "encoding", None)
+    if encoding is None:
+        return True
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+# -- descriptions shared with the Markdown renderer (plain text, not yet escaped) ------------------
+
+def describe_exit(exit: dict[str, Any]) -> str:
+    """How a side ended, in words: "exited with 0", "killed by SIGKILL (by sctrace: timeout)"."""
+    if "code" in exit:
+        return f"exited with {exit['code']}"
+    if "signal" in exit:
+        text = f"killed by {exit['signal']}"
+        if exit.get("core"):
+            text += " (core dumped)"
+        if exit.get("by") == "sctrace":
+            text += f" (by sctrace: {exit.get('reason', 'unknown reason')})"
+        return text
+    if exit:
+        return "ended: " + ", ".join(f"{key}={value}" for key, value in exit.items())
+    return "exit unknown"
+
+
+def describe_runtime(side: Side) -> str:
+    """The language and interpreter version, or "executable" for a program run directly."""
+    if side.language is None and side.interpreter_version is None:
+        return "executable"
+    return " ".join(part for part in (side.language or side.interpreter, side.interpreter_version) if part)
+
+
+def describe_side(side: Side) -> str:
+    """One side's header: "server1.php (php 8.2.36), exited with 0"."""
+    return f"{side.program} ({describe_runtime(side)}), {describe_exit(side.exit)}"
+
+
+def role(row: Row) -> str:
+    """The process role of a row: "P1", or "P1/P2" when the two sides paired different roles."""
+    left = row.left.proc if row.left else None
+    right = row.right.proc if row.right else None
+    if left and right and left != right:
+        return f"{left}/{right}"
+    return left or right or ""
+
+
+def explanation(row: Row) -> str | None:
+    """Why a row got its verdict: the rules for an equivalent row, the difference for a changed one.
+
+    Rows that are the same, one-sided or informational explain themselves by
+    their marker, so they get None.
+    """
+    if row.verdict == "equivalent":
+        rules = row.rule or ", ".join(_unique([*_rules(row.left), *_rules(row.right)]))
+        notes = _unique([*(row.left.notes if row.left else []), *(row.right.notes if row.right else [])])
+        text = f"rules: {rules}" if rules else "equivalent"
+        return f"{text} (tolerated: {', '.join(notes)})" if notes else text
+    if row.verdict == "changed":
+        return row.detail or "the calls differ"
+    return None
+
+
+def counts_text(comparison: Comparison) -> list[tuple[str, str]]:
+    """(verdict, "same 3") for every verdict, in VERDICTS order."""
+    counts = comparison.counts()
+    return [(verdict, f"{LABELS[verdict]} {counts.get(verdict, 0)}") for verdict in VERDICTS]
+
+
+def _rules(step: Step | None) -> list[str]:
+    return list(step.rules) if step is not None else []
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# -- measuring and cutting in terminal cells --------------------------------------------------------
+
+def cells(text: str) -> int:
+    """The number of terminal columns text takes: wide (CJK) characters two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_cells(ch) for ch in text)
+
+
+def _char_cells(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _cut(text: str, room: int) -> str:
+    """The longest start of text that fits in room cells."""
+    if cells(text) <= room:
+        return text
+    used = 0
+    for i, ch in enumerate(text):
+        used += _char_cells(ch)
+        if used > room:
+            return text[:i]
+    return text
+
+
+def _column(text: str, room: int, ellipsis: str) -> str:
+    """text cut to room cells (ending in the ellipsis when cut) and padded with spaces to exactly room."""
+    if room <= 0:
+        return ""
+    if cells(text) > room:
+        mark = ellipsis if cells(ellipsis) < room else ""
+        text = _cut(text, room - cells(mark)) + mark
+    return text + " " * (room - cells(text))
+
+
+# -- the table ---------------------------------------------------------------------------------------
+
+class _Table:
+    """One rendering: the fixed choices (width, glyphs, colour, column sizes) and the lines they make."""
+
+    def __init__(self, comparison: Comparison, out: IO[str], width: int, glyphs: _Glyphs, color: bool) -> None:
+        self.comparison = comparison
+        self.out = out
+        self.width = width
+        self.glyphs = glyphs
+        self.color = color
+        roles = [self.safe(role(row)) for row in comparison.rows]
+        self.role_cells = min(max([cells(ROLE_TITLE), *(cells(r) for r in roles)]), MAX_ROLE_CELLS)
+        # marker, space, role, space; then the two step columns around the separator.
+        self.indent = 2 + self.role_cells + 1
+        room = max(width - self.indent - cells(glyphs.separator), 2)
+        self.left_cells = room // 2
+        self.right_cells = room - self.left_cells
+
+    def write(self, summary: str) -> None:
+        cmp = self.comparison
+        self.line(("left:  " + self.safe(describe_side(cmp.left)), None))
+        self.line(("right: " + self.safe(describe_side(cmp.right)), None))
+        self.line(*self.columns(" ", None, ROLE_TITLE, self.safe(cmp.left.program), self.safe(cmp.right.program)))
+        if not cmp.rows:
+            self.line((" " * self.indent + "(no socket calls on either side)", None))
+        for row in cmp.rows:
+            self.row(row)
+        self.line()
+        for text in summary.splitlines():
+            self.line((self.safe(text), None))
+        parts: list[_Segment] = [("counts: ", None)]
+        for i, (verdict, text) in enumerate(counts_text(cmp)):
+            parts.append((", " if i else "", None))
+            parts.append((text, COLORS[verdict]))
+        self.line(*parts)
+
+    def row(self, row: Row) -> None:
+        marker = self.glyphs.markers.get(row.verdict, "?")
+        left = self.safe(row.left.text) if row.left else ""
+        right = self.safe(row.right.text) if row.right else ""
+        self.line(*self.columns(marker, COLORS.get(row.verdict), self.safe(role(row)), left, right))
+        why = explanation(row)
+        if why:
+            self.line((" " * self.indent + self.safe(why), None))
+
+    def columns(self, marker: str, sgr: str | None, proc: str, left: str, right: str) -> list[_Segment]:
+        ellipsis = self.glyphs.ellipsis
+        return [
+            (marker, sgr),
+            (" " + _column(proc, self.role_cells, ellipsis) + " " + _column(left, self.left_cells, ellipsis)
+             + self.glyphs.separator + _column(right, self.right_cells, ellipsis), None),
+        ]
+
+    def safe(self, text: str) -> str:
+        """text from a traced program, made inert: control and bidi characters escaped, ASCII if need be."""
+        text = escape_for_terminal(text)
+        if self.glyphs.ascii_only:
+            text = text.encode("ascii", "backslashreplace").decode("ascii")
+        return text
+
+    def line(self, *segments: _Segment) -> None:
+        """Write one line: cut to the width (ending in the ellipsis), trailing blanks dropped, then coloured."""
+        fitted = _fit(list(segments), self.width, self.glyphs.ellipsis)
+        if self.color:
+            text = "".join(f"\x1b[{sgr}m{part}\x1b[0m" if sgr and part else part for part, sgr in fitted)
+        else:
+            text = "".join(part for part, _ in fitted)
+        self.out.write(text + "\n")
+
+
+def _fit(segments: list[_Segment], width: int, ellipsis: str) -> list[_Segment]:
+    if sum(cells(text) for text, _ in segments) > width:
+        mark = ellipsis if cells(ellipsis) < width else ""
+        room = width - cells(mark)
+        kept: list[_Segment] = []
+        for text, sgr in segments:
+            part = _cut(text, room)
+            kept.append((part, sgr))
+            room -= cells(part)
+            if part != text:
+                break
+        kept.append((mark, None))
+        segments = kept
+    while segments and not segments[-1][0].rstrip():
+        segments.pop()
+    if segments:
+        segments[-1] = (segments[-1][0].rstrip(), segments[-1][1])
+    return segments
