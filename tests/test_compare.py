@@ -1,0 +1,136 @@
+"""`sctrace compare` end to end: real programs driven by their peers, real ptrace, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "fixtures" / "seed"
+PYTHON = os.path.realpath(sys.executable)
+needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/test installs php-cli)")
+
+
+def compare(*args: str, timeout: float = 90) -> tuple[int, Any, str]:
+    proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--format", "json", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    data = json.loads(proc.stdout) if proc.stdout.strip() else None
+    return proc.returncode, data, proc.stderr
+
+
+def verdicts(data: Any) -> list[str]:
+    return [row["verdict"] for row in data["rows"]]
+
+
+def names(data: Any, side: str) -> list[str]:
+    return [row[side]["name"] for row in data["rows"] if row[side] is not None]
+
+
+# Twin pairs from the seed documents and the verdicts a test states for each.
+@needs_php
+@pytest.mark.parametrize(
+    ("left", "right", "status", "must_have"),
+    [
+        ("server1.php", "server1.py", 0, {"equivalent", "same", "info"}),
+        ("client1.php", "client1.py", 0, {"same"}),
+        ("tcpserver.php", "tcpserver.py", 0, {"equivalent"}),
+        ("tcpclient.php", "tcpclient.py", 0, {"same"}),
+        ("udpserver.php", "udpserver.py", 0, {"same"}),
+        ("udpclient.php", "udpclient.py", 0, {"same"}),
+        ("lineserver.php", "lineserver.py", 0, {"equivalent"}),
+    ],
+)
+def test_seed_twins(left: str, right: str, status: int, must_have: set[str]) -> None:
+    code, data, err = compare(str(SEED / left), str(SEED / right))
+    assert code == status, (err, json.dumps(data, indent=1)[:3000])
+    assert data["equivalent"] is (status == 0)
+    assert must_have <= set(verdicts(data)), verdicts(data)
+    assert data["left"]["language"] == "php" and data["right"]["language"] == "python"
+
+
+def test_identical_programs_are_all_same() -> None:
+    code, data, _ = compare(str(SEED / "server1.py"), str(SEED / "server1.py"))
+    assert code == 0
+    assert set(verdicts(data)) == {"same"}
+    assert data["summary"]["counts"]["same"] == len(data["rows"]) > 5
+
+
+def test_a_forever_server_is_stopped_and_that_is_no_difference() -> None:
+    code, data, _ = compare(str(SEED / "tcpserver.py"), str(SEED / "tcpserver.py"))
+    assert code == 0
+    assert data["left"]["exit"]["by"] == "sctrace"
+
+
+def test_saved_traces_compare_without_running(tmp_path: Path) -> None:
+    saved = []
+    for i in range(2):
+        out = tmp_path / f"t{i}.jsonl"
+        subprocess.run([sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+                        "--interpreter", PYTHON, str(ROOT / "fixtures" / "trace" / "tcp4_echo.py")],
+                       check=True, cwd=ROOT, capture_output=True, timeout=60)
+        saved.append(str(out))
+    code, data, _ = compare(*saved)
+    assert code == 0 and set(verdicts(data)) <= {"same", "equivalent"}
+
+
+def test_an_invalid_saved_trace_names_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "header", "schema": 1, "argv": []}\n{"type": "syscall", oops\n')
+    code, _, err = compare(str(bad), str(bad))
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("sctrace:")]
+    assert len(lines) == 1 and "line 2" in lines[0]
+
+
+def test_a_program_that_never_listens_or_connects(tmp_path: Path) -> None:
+    sleeper = tmp_path / "sleeper.py"
+    sleeper.write_text("import time\ntime.sleep(60)\n")
+    code, _, err = compare("--timeout", "0.5", str(sleeper), str(SEED / "server1.py"))
+    assert code == 2
+    assert "sleeper.py" in err and "neither listened nor connected" in err
+
+
+def test_a_side_that_crashes_mid_exchange_is_a_difference(tmp_path: Path) -> None:
+    crasher = tmp_path / "crasher.py"
+    crasher.write_text(
+        "import os, signal, socket\n"
+        "s = socket.socket(); s.bind(('0.0.0.0', 1234)); s.listen(5)\n"
+        "c, _ = s.accept(); c.recv(128); os.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    code, data, _ = compare(str(SEED / "server1.py"), str(crasher))
+    assert code == 1
+    assert data["right"]["exit"]["signal"] == "SIGSEGV"
+
+
+def test_payload_bytes_are_escaped_in_every_format(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.py"
+    evil.write_text(
+        "import socket\n"
+        "s = socket.socket(); s.bind(('0.0.0.0', 1234)); s.listen(5)\n"
+        "c, _ = s.accept(); c.recv(128)\n"
+        "c.send(b'\\x1b[2J\\x07<script>x</script>[bold]b[/bold]|`\\xe2\\x80\\xae'); c.close(); s.close()\n"
+    )
+    for fmt in ("text", "markdown", "json"):
+        proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--format", fmt, str(evil),
+                               str(SEED / "server1.py")], cwd=ROOT, capture_output=True, timeout=90)
+        out = proc.stdout
+        assert proc.returncode == 1, proc.stderr
+        assert b"\x1b" not in out and b"\x07" not in out and "\u202e".encode() not in out, fmt
+        if fmt == "markdown":
+            assert b"<script>" not in out
+
+
+def test_rules_are_listed() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--rules"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0
+    for rule in ("accept", "read", "write"):
+        assert rule in proc.stdout
