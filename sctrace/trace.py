@@ -19,6 +19,7 @@ SCHEMA = 1
 
 # Event types other than "syscall".  A process event has no name/args/ret.
 PROCESS_EVENT_TYPES = ("fork", "exec", "exit", "killed", "signal", "detached")
+_SYSCALL_KEYS = frozenset({"type", "seq", "pid", "t", "name", "args", "ret", "errno", "fd", "endpoint", "ret_endpoint"})
 
 
 class TraceFormatError(ValueError):
@@ -136,6 +137,7 @@ class Event:
                 fd=d.get("fd"),
                 endpoint=d.get("endpoint"),
                 ret_endpoint=d.get("ret_endpoint"),
+                info={k: v for k, v in d.items() if k not in _SYSCALL_KEYS},
             )
         base = {"type", "seq", "pid", "t"}
         return cls(

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "fixtures" / "seed"
 PYTHON = os.path.realpath(sys.executable)
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/test installs php-cli)")
+needs_php = pytest.mark.skipif(shutil.which("php") is None,
+                               reason="php is not installed (scripts/test installs php-cli)")
 
 
 def compare(*args: str, timeout: float = 90) -> tuple[int, Any, str]:

@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Benchmark: load + normalize + align + summarize of two large saved traces, against 5 s and 500 MB.
+
+Two synthetic traces of 10,000 short client connections each (10 socket calls a
+connection, ~100,000 events a side, split over two processes) are written with
+Trace.save to a temporary directory.  The right side differs every 50th
+connection, in turn: socket without SOCK_CLOEXEC, an extra getsockname, a
+refused connect (and no exchange after it), write instead of the first sendto.
+That is a few hundred differing steps, the case the comparison is built for.
+
+Two key shapes are measured: "unique" (each request carries its number, as real
+traffic does, so most keys occur once) and "repetitive" (every connection sends
+the same bytes, so keys repeat every connection and the diff cannot anchor on
+them: its worst realistic case).
+
+--no-gc measures with the cyclic garbage collector disabled in the measuring
+process: with millions of objects alive after loading, automatic collections
+take about half of load and normalize time, which `sctrace compare` could save
+by pausing the collector (align.align already pauses it).
+
+The traces are built in one child interpreter and measured in another: ru_maxrss
+is a high-water mark that a child inherits from its parent through fork and
+exec, so the parent stays small and the measuring child only loads, normalizes
+and aligns.
+sctrace.compare.normalize is used when it exists; otherwise a trivial stand-in
+(pid -> P1..., key = name, arguments and result) is used and the output says so.
+
+    .venv/bin/python scripts/bench_compare.py [--connections 10000] [--keys unique|repetitive|both]
+                                              [--stand-in] [--no-gc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sctrace.trace import Event, Header, Trace
+
+TARGET_SECONDS = 5.0
+TARGET_MB = 500.0
+INFORMATIONAL = ("getsockname", "getpeername", "getsockopt")
+
+
+# -- the synthetic traces ---------------------------------------------------------------------------
+
+def connection(c: int, fd: int, unique: bool, variant: int | None) -> list[tuple[str, dict[str, Any], int, str | None]]:
+    """The calls of client connection c: (name, args, ret, errno).  variant: the right side's difference."""
+    server = {"family": "AF_INET", "port": 8080, "address": "127.0.0.1"}
+    request = f"GET /item/{c} HTTP/1.0\r\n\r\n" if unique else "GET /item HTTP/1.0\r\n\r\n"
+    reply = f"HTTP/1.0 200 OK\r\n\r\nitem {c}" if unique else "HTTP/1.0 200 OK\r\n\r\nitem"
+    sock_type = "SOCK_STREAM" if variant == 0 else "SOCK_STREAM|SOCK_CLOEXEC"
+    calls: list[tuple[str, dict[str, Any], int, str | None]] = [
+        ("socket", {"domain": "AF_INET", "type": sock_type, "protocol": "IPPROTO_TCP"}, fd, None),
+        ("setsockopt", {"fd": fd, "level": "IPPROTO_TCP", "optname": "TCP_NODELAY", "optval": [1], "optlen": 4},
+         0, None),
+    ]
+    if variant == 2:
+        calls.append(("connect", {"fd": fd, "addr": server, "addrlen": 16}, -1, "ECONNREFUSED"))
+        calls.append(("close", {"fd": fd}, 0, None))
+        return calls
+    calls.append(("connect", {"fd": fd, "addr": server, "addrlen": 16}, 0, None))
+    if variant == 1:
+        local = {"family": "AF_INET", "port": "EPHEMERAL", "address": "127.0.0.1"}
+        calls.append(("getsockname", {"fd": fd, "addr": local, "addrlen": {"in": 16, "out": 16}}, 0, None))
+    calls.append(("getpeername", {"fd": fd, "addr": server, "addrlen": {"in": 16, "out": 16}}, 0, None))
+    buf = {"text": request, "len": len(request)}
+    if variant == 3:
+        calls.append(("write", {"fd": fd, "buf": buf, "count": len(request)}, len(request), None))
+    else:
+        calls.append(("sendto", {"fd": fd, "buf": buf, "len": len(request), "flags": "0", "dest_addr": None,
+                                 "addrlen": 0}, len(request), None))
+    calls += [
+        ("recvfrom", {"fd": fd, "buf": {"text": reply, "len": len(reply)}, "len": 4096, "flags": "0",
+                      "src_addr": None, "addrlen": None}, len(reply), None),
+        ("sendto", {"fd": fd, "buf": {"text": "bye\n", "len": 4}, "len": 4, "flags": "0", "dest_addr": None,
+                    "addrlen": 0}, 4, None),
+        ("recvfrom", {"fd": fd, "buf": {"text": "", "len": 0}, "len": 4096, "flags": "0", "src_addr": None,
+                      "addrlen": None}, 0, None),
+        ("shutdown", {"fd": fd, "how": "SHUT_WR"}, 0, None),
+        ("close", {"fd": fd}, 0, None),
+    ]
+    return calls
+
+
+def build(side: str, connections: int, unique: bool) -> Trace:
+    """One side's trace: a parent and a forked child, taking alternate connections."""
+    right = side == "right"
+    parent = 5000 if right else 4000
+    pids = (parent, parent + 1)
+    clock = 1.1 if right else 1.0  # the right program runs a little slower
+    header = Header(argv=["python3", f"client_{side}.py"], program=f"client_{side}.py", language="python")
+    events = [Event("fork", 0, parent, 0.0, info={"child": pids[1]})]
+    t = 0.0
+    for c in range(connections):
+        pid = pids[c % 2]
+        variant = (c // 50) % 4 if right and c % 50 == 25 else None
+        for name, args, ret, errno in connection(c, 3 + c % 2, unique, variant):
+            t += 0.00001 * clock
+            fd = args.get("fd")
+            endpoint = f"TCP:[127.0.0.1:{40000 + c % 20000}->127.0.0.1:8080]" if fd is not None else None
+            events.append(Event("syscall", len(events), pid, t, name, args, ret, errno, fd, endpoint))
+    events.append(Event("exit", len(events), pids[1], t, info={"code": 0}))
+    events.append(Event("exit", len(events), parent, t, info={"code": 0}))
+    return Trace(header, events)
+
+
+# -- the measurement (in a fresh interpreter) -------------------------------------------------------
+
+def stand_in_normalize(trace: Trace, level: str = "semantic") -> list[Any]:
+    """Trace -> list[Step] with no equivalence rules: process roles by appearance, key = the call as recorded."""
+    from sctrace.compare.model import Step
+
+    roles: dict[int, str] = {}
+    steps = []
+    for e in trace.syscalls():
+        assert e.name is not None
+        proc = roles.setdefault(e.pid, f"P{len(roles) + 1}")
+        key = f"{e.name}{e.args!r} = {e.ret} {e.errno}"  # one decoder made both sides: same argument order
+        text = f"{e.name}(...) = {e.ret}" + (f" {e.errno}" if e.errno else "")
+        steps.append(Step(proc, e.name, e.args, e.ret, e.errno, key, text, e,
+                          informational=e.name in INFORMATIONAL))
+    return steps
+
+
+def measure(left_path: str, right_path: str, stand_in: bool) -> dict[str, Any]:
+    from sctrace.compare.align import align, summarize
+    from sctrace.compare.model import Comparison, Side
+
+    normalize: Callable[[Trace, str], list[Any]]
+    if not stand_in and importlib.util.find_spec("sctrace.compare.normalize") is not None:
+        normalize = importlib.import_module("sctrace.compare.normalize").normalize
+        normalizer = "sctrace.compare.normalize"
+    else:
+        normalize = stand_in_normalize
+        normalizer = "stand-in (asked for)" if stand_in else "stand-in (sctrace.compare.normalize does not exist yet)"
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    traces = [Trace.load(left_path), Trace.load(right_path)]
+    times["load"] = time.perf_counter() - start
+    mark = time.perf_counter()
+    left, right = (normalize(trace, "semantic") for trace in traces)
+    times["normalize"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    rows = align(left, right)
+    times["align"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    sides = [Side(t.header.program, t.header.language, None, None, {"code": 0}, t.header) for t in traces]
+    comparison = Comparison("semantic", sides[0], sides[1], rows)
+    summary = summarize(comparison)
+    times["summarize"] = time.perf_counter() - mark
+    times["total"] = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    repeats = [times["align"]]
+    for _ in range(2):  # align alone again: a busy machine shows as a spread between the runs
+        mark = time.perf_counter()
+        align(left, right)
+        repeats.append(time.perf_counter() - mark)
+    times["align_best"] = min(repeats)
+    return {
+        "normalizer": normalizer, "times": times, "events": [len(t.events) for t in traces],
+        "steps": [len(left), len(right)], "rows": len(rows), "counts": comparison.counts(), "summary": summary,
+        "baseline_mb": baseline, "peak_mb": peak,
+    }
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+def generate(connections: int, keys: str, tmp: str) -> list[str]:
+    paths = []
+    for side in ("left", "right"):
+        path = os.path.join(tmp, f"{keys}-{side}.jsonl")
+        build(side, connections, keys == "unique").save(path)
+        paths.append(path)
+    return paths
+
+
+def run(connections: int, keys: str, options: list[str], tmp: str) -> bool:
+    """Generate in one child and measure in another: ru_maxrss carries over from a parent (through
+    fork and exec), so the parent stays small, and the measuring child never holds the built traces."""
+    out = subprocess.run([sys.executable, __file__, "--generate", str(connections), keys, tmp], check=True,
+                         capture_output=True, text=True)
+    paths = json.loads(out.stdout)
+    sizes = [os.path.getsize(p) / 1e6 for p in paths]
+    command = [sys.executable, __file__, "--measure", *paths, *options]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    r = json.loads(out.stdout)
+    t = r["times"]
+    ok = bool(t["total"] <= TARGET_SECONDS and r["peak_mb"] <= TARGET_MB)
+    gc_note = ", garbage collector off" if "--no-gc" in options else ""
+    print(f"== {keys} keys: {connections} connections a side{gc_note}")
+    print(f"   normalizer: {r['normalizer']}")
+    print(f"   events {r['events'][0]:,} / {r['events'][1]:,}, steps {r['steps'][0]:,} / {r['steps'][1]:,}, "
+          f"files {sizes[0]:.1f} / {sizes[1]:.1f} MB, rows {r['rows']:,}")
+    print("   " + ", ".join(f"{v} {n}" for v, n in r["counts"].items()))
+    print(f"   load {t['load']:.2f} s + normalize {t['normalize']:.2f} s + align {t['align']:.2f} s"
+          f" + summarize {t['summarize']:.2f} s = {t['total']:.2f} s  (target {TARGET_SECONDS:.0f} s)")
+    print(f"   align alone, best of 3 runs: {t['align_best']:.2f} s")
+    print(f"   peak RSS {r['peak_mb']:.0f} MB (interpreter and imports alone: {r['baseline_mb']:.0f} MB;"
+          f" target {TARGET_MB:.0f} MB)")
+    print(f"   summary: {r['summary'][:200]}")
+    print(f"   {'within target' if ok else 'OVER TARGET'}")
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--keys", choices=("unique", "repetitive", "both"), default="both")
+    parser.add_argument("--stand-in", action="store_true",
+                        help="normalize with the trivial stand-in even if sctrace.compare.normalize exists")
+    parser.add_argument("--no-gc", action="store_true", help="measure with the cyclic garbage collector disabled")
+    parser.add_argument("--measure", nargs=2, metavar=("LEFT", "RIGHT"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=3, metavar=("N", "KEYS", "DIR"), help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.generate:
+        print(json.dumps(generate(int(opts.generate[0]), opts.generate[1], opts.generate[2])))
+        return 0
+    if opts.measure:
+        left, right = opts.measure
+        if opts.no_gc:
+            gc.disable()
+        print(json.dumps(measure(left, right, opts.stand_in)))
+        return 0
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="sctrace-bench-") as tmp:
+        for keys in ("unique", "repetitive") if opts.keys == "both" else (opts.keys,):
+            options = [*(["--stand-in"] if opts.stand_in else []), *(["--no-gc"] if opts.no_gc else [])]
+            ok = run(opts.connections, keys, options, tmp) and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
