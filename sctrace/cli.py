@@ -149,7 +149,10 @@ def compare(
 
     drive = DriveOptions(_unescape(send), _unescape(reply), timeout)
     notices: list[str] = []
-    comparison = run_compare(left, right, level=level.value, drive=drive, notices=notices)
+    try:
+        comparison = run_compare(left, right, level=level.value, drive=drive, notices=notices)
+    except SctraceError as exc:  # compare follows diff(1): any trouble is status 2
+        raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(notices):
         print(f"sctrace: {notice}", file=sys.stderr)
     out = sys.stdout if output is None else open_output(output)

@@ -135,3 +135,12 @@ def test_rules_are_listed() -> None:
     assert proc.returncode == 0
     for rule in ("accept", "read", "write"):
         assert rule in proc.stdout
+
+
+@pytest.mark.parametrize("bad", ["missing.php", "fixtures", "README.md"], ids=["missing", "directory", "not-a-program"])
+def test_bad_input_on_either_side_is_status_2(bad: str) -> None:
+    for args in ((bad, str(SEED / "server1.py")), (str(SEED / "server1.py"), bad)):
+        code, _, err = compare(*args)
+        assert code == 2
+        lines = [line for line in err.splitlines() if line.startswith("sctrace:")]
+        assert len(lines) == 1 and bad in lines[0], err
