@@ -24,8 +24,8 @@ class Runner:
 
 
 RUNNERS: dict[str, Runner] = {
-    ".php": Runner("php", "php", "php-cli", ("-r", "echo PHP_VERSION;")),
-    ".py": Runner("python", "python3", "python3", ("-c", "import platform; print(platform.python_version())")),
+    ".php": Runner("php", "php", "php-cli", ("-n", "-r", "echo PHP_VERSION;")),
+    ".py": Runner("python", "python3", "python3", ("-S", "-c", "import sys; print(sys.version.split()[0])")),
     ".js": Runner("node", "node", "nodejs", ("-p", "process.versions.node")),
     ".pl": Runner("perl", "perl", "perl", ("-e", "print substr($^V, 1)")),
     ".rb": Runner("ruby", "ruby", "ruby", ("-e", "print RUBY_VERSION")),

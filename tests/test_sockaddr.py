@@ -8,7 +8,6 @@ import random
 import re
 import socket
 import struct
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,21 +15,7 @@ from typing import Any
 import pytest
 
 from sctrace.sockaddr import format_sockaddr, inet_ntop6, parse_sockaddr, system_ifname
-
-STRACE = Path("/usr/bin/strace")
-
-
-def run_strace(tmp_path: Path, program: str, *options: str) -> list[str]:
-    """Run ``python -c program`` under strace with options; its output lines, or a skip if it cannot run."""
-    if not STRACE.exists():
-        pytest.skip("/usr/bin/strace is not installed, so there is no real strace output to compare with")
-    out = tmp_path / "strace.out"
-    proc = subprocess.run([str(STRACE), "-qq", "-o", str(out), *options, sys.executable, "-c", program],
-                          capture_output=True, text=True, timeout=300, check=False)
-    if "ptrace" in proc.stderr.lower():
-        pytest.skip(f"strace cannot trace in this environment: {proc.stderr.strip()[:200]}")
-    assert proc.returncode == 0, proc.stderr
-    return out.read_text(encoding="utf-8", errors="replace").splitlines()
+from tests.realstrace import run_strace
 
 
 def sin(port: int, addr: str, tail: bytes = bytes(8)) -> bytes:
