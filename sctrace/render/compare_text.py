@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import shutil
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 from typing import IO, Any
@@ -228,8 +229,9 @@ class _Table:
         for row in cmp.rows:
             self.row(row)
         self.line()
-        for text in summary.splitlines():
-            self.line((self.safe(text), None))
+        for text in summary.splitlines():  # the summary is read, not scanned: wrap it, never cut it
+            for piece in textwrap.wrap(self.safe(text), self.width, subsequent_indent="  ") or [""]:
+                self.line((piece, None))
         parts: list[_Segment] = [("counts: ", None)]
         for i, (verdict, text) in enumerate(counts_text(cmp)):
             parts.append((", " if i else "", None))
