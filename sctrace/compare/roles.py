@@ -1,0 +1,324 @@
+"""What the whole trace says about its processes, sockets and ports, for the stable renamings.
+
+One walk over the trace follows every descriptor table (forks copy it,
+threads share it, dup copies a descriptor) and keeps, for each socket call,
+the sockets behind its descriptors.  From that: P1, P2, ... for processes;
+L1/C1/S1, ... for each process's sockets, by what the socket turned out to be
+(looking ahead: a socket listened on later is a listener from its creation
+on); and the ports that name a service (PORT1, ...) as opposed to the ones
+the kernel chose (EPHEMERAL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sctrace import syscalls
+from sctrace.compare.endpoints import INET_FAMILIES, STREAM_PROTOS, inet_ports, split_endpoint
+from sctrace.trace import Event, Trace
+
+STREAM_TYPES = frozenset({"SOCK_STREAM", "SOCK_SEQPACKET"})
+NOT_SOCKETS = frozenset({"pipe", "anon_inode", "net", "mnt", "pid", "user", "uts", "ipc", "cgroup", "time"})
+SENDS = ("sendto", "sendmsg", "sendmmsg")
+RECEIVES = ("recvfrom", "recvmsg", "recvmmsg", "accept", "accept4", "getpeername")
+# A connect that failed with these never reached a socket: the descriptor was not open, or not a socket.
+NO_SOCKET = frozenset({"EBADF", "ENOTSOCK"})
+
+_LISTENS = frozenset({"listen", "accept", "accept4"})
+_PASSES_RIGHTS = frozenset({"sendmsg", "sendmmsg"})
+_CREATES = frozenset({"socket", "accept", "accept4", "socketpair", "recvmsg", "recvmmsg", "dup", "dup2", "dup3"})
+
+Proc = tuple[int, int]  # (pid, generation): a pid that exits and comes back is another process
+
+
+@dataclass(eq=False)
+class Sock:
+    """One socket as the walk over the trace learns about it (shared by every descriptor and process holding it)."""
+
+    stream: bool = False
+    guess: str = "S"  # the role an endpoint suggests, for a socket first seen in use (inherited, dup'd)
+    listened: bool = False
+    connected: bool = False  # a connection socket: returned by accept, or connect was called on it
+    endpoint: str | None = None  # as last seen, to recognise the socket behind an unseen descriptor
+    received: bool = False  # came in SCM_RIGHTS: its first use tells what it is
+    alias: Sock | None = None  # the known socket a received descriptor turned out to be
+
+    def resolved(self) -> Sock:
+        return self.alias.resolved() if self.alias is not None else self
+
+    @property
+    def kind(self) -> str:
+        if self.listened:
+            return "L"
+        if self.connected and self.stream:
+            return "C"
+        return self.guess
+
+    @classmethod
+    def from_endpoint(cls, endpoint: str | None) -> Sock:
+        """A socket known only by its endpoint: connected if it has a peer, listening if a bound stream."""
+        parts = split_endpoint(endpoint)
+        if parts is None:
+            return cls()
+        proto, body = parts
+        if proto not in STREAM_PROTOS:
+            return cls(endpoint=endpoint)
+        guess = "C" if "->" in body else "L" if inet_ports(endpoint) or "," in body else "S"
+        return cls(stream=True, guess=guess, endpoint=endpoint)
+
+
+@dataclass(slots=True)
+class Seen:
+    """A socket call with what the walk found: its process (pid, generation) and its descriptors' sockets."""
+
+    event: Event
+    proc: Proc
+    socks: dict[int, Sock] = field(default_factory=dict)
+
+
+def _stream_type(value: Any) -> bool:
+    return str(value or "").split("|")[0] in STREAM_TYPES
+
+
+def _rights(value: Any) -> list[int]:
+    """The descriptors of every SCM_RIGHTS message inside value (a msghdr, an mmsghdr vector, ...)."""
+    if isinstance(value, dict):
+        own = value.get("fds") if value.get("type") == "SCM_RIGHTS" else None
+        found = [n for n in own if isinstance(n, int)] if isinstance(own, list) else []
+        return found + [n for k, v in value.items() if k != "fds" for n in _rights(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _rights(v)]
+    return []
+
+
+def _identify(table: dict[int, Sock], fd: int, endpoint: str | None) -> Sock:
+    """The socket behind a descriptor whose origin the trace did not show (inherited, dup'd, received).
+
+    An endpoint names one socket (an inode, or both ends of a connection), so
+    a live socket last seen with the same endpoint is taken to be this one;
+    otherwise the endpoint tells what kind of socket it is.
+    """
+    current = table.get(fd)
+    same = [s for s in table.values() if s is not current and endpoint and s.endpoint == endpoint]
+    found = same[0] if same and split_endpoint(endpoint) else Sock.from_endpoint(endpoint)
+    if current is not None:  # received: the placeholder now stands for what it was found to be
+        current.alias = found
+    table[fd] = found
+    return found
+
+
+def _effects(ev: Event, table: dict[int, Sock], step: bool) -> dict[int, Sock]:
+    """Update the descriptor table for one call; the sockets its descriptors name, in order of appearance."""
+    args, name = ev.args, ev.name
+    socks: dict[int, Sock] = {}
+    fd, sock = args.get("fd"), None
+    if step and isinstance(fd, int):
+        sock = table.get(fd)
+        if sock is None or (sock.received and ev.endpoint):
+            sock = _identify(table, fd, ev.endpoint)
+        socks[fd] = sock
+        sock.endpoint = ev.endpoint or sock.endpoint
+    if name in _PASSES_RIGHTS:
+        socks.update((n, table[n]) for n in _rights(args) if n in table and n not in socks)
+    if sock is not None:
+        if name in _LISTENS:
+            sock.listened = True
+        elif name == "connect" and (ev.errno == "EINPROGRESS" or (
+                ev.errno is None and isinstance(ev.ret, int) and ev.ret >= 0)):
+            sock.connected = True
+    if name == "close":
+        if isinstance(fd, int) and ev.errno != "EBADF":
+            table.pop(fd, None)
+        return socks
+    if name not in _CREATES or ev.errno is not None or not isinstance(ev.ret, int) or ev.ret < 0:
+        return socks
+    new: list[tuple[Any, Sock]] = []
+    if name == "socket":
+        new = [(ev.ret, Sock(stream=_stream_type(args.get("type")), endpoint=ev.ret_endpoint))]
+    elif name in ("accept", "accept4"):
+        new = [(ev.ret, Sock(stream=True, connected=True, endpoint=ev.ret_endpoint))]
+    elif name == "socketpair" and isinstance(args.get("sv"), list):
+        new = [(n, Sock(stream=_stream_type(args.get("type")))) for n in args["sv"]]
+    elif name in ("recvmsg", "recvmmsg"):
+        new = [(n, Sock(received=True)) for n in _rights(args)]
+    elif name in ("dup", "dup2", "dup3"):
+        old = args.get("arg0", args.get("oldfd"))
+        if isinstance(old, int) and old in table:
+            table[ev.ret] = table[old]
+    for n, created in new:
+        if isinstance(n, int):
+            table[n] = socks[n] = created
+    return socks
+
+
+@dataclass
+class Walked:
+    """What one walk over a trace found: its socket calls, and the ports among theirs that name a service."""
+
+    seen: list[Seen]
+    service: set[int]
+
+
+def walk_trace(trace: Trace) -> Walked:
+    """The socket calls of trace, each with its process and the sockets behind its descriptors; service ports.
+
+    A socket call is a network call, or read/write/close/readv/writev on a
+    socket.  Descriptor tables follow the process tree: a forked child starts
+    with a copy of its parent's, a thread shares it.  A pid that exits starts
+    a new generation, so a reused pid is a new process.
+    """
+    tables: dict[int, dict[int, Sock]] = {}
+    generation: dict[int, int] = {}
+    out: list[Seen] = []
+    ports = _ServicePorts()
+    network, fd_io = syscalls.NETWORK, syscalls.FD_IO
+    header = trace.header
+    unseen_is_socket = header.backend == "ptrace" and not header.all_syscalls  # only sockets' I/O was recorded
+    socket_endpoint: dict[str, bool] = {}  # endpoint -> whether it names a socket
+    for ev in trace.events:
+        kind = ev.type
+        if kind == "syscall":
+            name = ev.name
+            if not name:
+                continue
+            pid = ev.pid
+            table = tables.get(pid)
+            if table is None:
+                table = tables[pid] = {}
+            if name in network:
+                step = True
+            elif name not in fd_io:
+                step = False
+            elif (endpoint := ev.endpoint) is not None:
+                step_ = socket_endpoint.get(endpoint)
+                if step_ is None:
+                    parts = split_endpoint(endpoint)
+                    step_ = socket_endpoint[endpoint] = parts is not None and parts[0] not in NOT_SOCKETS
+                step = step_
+            else:
+                step = ev.args.get("fd") in table or unseen_is_socket
+            socks = _effects(ev, table, step)
+            if step:
+                out.append(Seen(ev, (pid, generation.get(pid, 0)), socks))
+                ports.add(ev, socks)
+        elif kind == "fork":
+            child = ev.info.get("child")
+            if isinstance(child, int):
+                parent = tables.setdefault(ev.pid, {})
+                tables[child] = parent if ev.info.get("thread") else dict(parent)
+        elif kind in ("exit", "killed"):
+            tables.pop(ev.pid, None)
+            generation[ev.pid] = generation.get(ev.pid, 0) + 1
+    return Walked(out, ports.found())
+
+
+def walk(trace: Trace) -> list[Seen]:
+    """The socket calls of trace, each with its process and the sockets behind its descriptors (see walk_trace)."""
+    return walk_trace(trace).seen
+
+
+def process_roles(seen: list[Seen]) -> dict[Proc, str]:
+    """P1, P2, ... for each process in the order of its first socket call."""
+    return {proc: f"P{n}" for n, proc in enumerate(dict.fromkeys(s.proc for s in seen), 1)}
+
+
+def descriptor_roles(seen: list[Seen]) -> dict[tuple[Proc, Sock], str]:
+    """L1/C1/S1... for each (process, socket), numbered per process and kind in order of appearance."""
+    roles: dict[tuple[Proc, Sock], str] = {}
+    counters: dict[tuple[Proc, str], int] = {}
+    for s in seen:
+        proc = s.proc
+        for x in s.socks.values():
+            sock = x.resolved()
+            if (proc, sock) not in roles:
+                kind = sock.kind
+                n = counters[(proc, kind)] = counters.get((proc, kind), 0) + 1
+                roles[(proc, sock)] = f"{kind}{n}"
+    return roles
+
+
+# -- ports ------------------------------------------------------------------------------------------
+
+def _port(addr: Any) -> int | None:
+    if isinstance(addr, dict) and addr.get("family") in INET_FAMILIES and isinstance(addr.get("port"), int):
+        return int(addr["port"]) or None
+    return None
+
+
+def _addresses(ev: Event) -> list[Any]:
+    """The socket addresses a send goes to or a receive reports, wherever the call keeps them."""
+    args = ev.args
+    msgs = [args.get("msg")] + [m.get("msg_hdr") for m in args.get("msgvec") or [] if isinstance(m, dict)]
+    return [args.get("dest_addr"), args.get("src_addr"), args.get("addr")] + [
+        m.get("name") for m in msgs if isinstance(m, dict)]
+
+
+class _ServicePorts:
+    """The ports that name a service, from the socket calls in trace order (see service_ports).
+
+    Whether a socket listens is known only at the end of the trace, so the
+    calls on each socket are kept until then.
+    """
+
+    def __init__(self) -> None:
+        self.service: set[int] = set()
+        self.learned: set[int] = set()
+        self.on_socket: dict[Sock, list[Event]] = {}  # the calls on each socket (as first named)
+
+    def add(self, ev: Event, socks: dict[int, Sock]) -> None:
+        name, args = ev.name, ev.args
+        if name == "bind" or name == "connect":
+            port = _port(args.get("addr"))
+            if port:
+                self.service.add(port)
+        fd = args.get("fd")
+        if isinstance(fd, int) and fd in socks:
+            calls = self.on_socket.get(socks[fd])
+            if calls is None:
+                self.on_socket[socks[fd]] = [ev]
+            else:
+                calls.append(ev)
+        if name in SENDS:
+            self.service.update(p for p in map(_port, _addresses(ev)) if p and p not in self.learned)
+        elif name in RECEIVES:
+            self.learned.update(p for p in map(_port, _addresses(ev)) if p)
+
+    def found(self) -> set[int]:
+        """The service ports, once every call has been added."""
+        service = self.service
+        for sock, calls in self.on_socket.items():
+            if sock.resolved().listened:
+                for ev in calls:
+                    if ev.name == "getsockname":
+                        service.update(p for p in [_port(ev.args.get("addr"))] if p)
+                    service.update(inet_ports(ev.endpoint)[:1])
+        service.discard(0)
+        return service
+
+
+def service_ports(seen: list[Seen]) -> set[int]:
+    """Ports that name a service: listened on, bound explicitly, connected or sent to.
+
+    A destination first learned from a receive (a UDP server replying to its
+    client) is not one: that port was the kernel's choice on the other side.
+    """
+    ports = _ServicePorts()
+    for s in seen:
+        ports.add(s.event, s.socks)
+    return ports.found()
+
+
+class PortNames:
+    """PORT1, PORT2, ... for service ports in the order they are asked for; EPHEMERAL for any other; 0 stays."""
+
+    def __init__(self, service: set[int]) -> None:
+        self.service = service
+        self.names: dict[int, str] = {}
+
+    def __call__(self, port: int) -> int | str:
+        if port == 0:
+            return 0
+        if port in self.service:
+            return self.names.setdefault(port, f"PORT{len(self.names) + 1}")
+        return "EPHEMERAL"
