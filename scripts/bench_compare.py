@@ -14,9 +14,10 @@ the same bytes, so keys repeat every connection and the diff cannot anchor on
 them: its worst realistic case).
 
 --no-gc measures with the cyclic garbage collector disabled in the measuring
-process: with millions of objects alive after loading, automatic collections
-take about half of load and normalize time, which `sctrace compare` could save
-by pausing the collector (align.align already pauses it).
+process, as `sctrace compare` runs: it pauses the collector while it loads,
+normalizes and aligns.  Trace.parse, normalize and align also pause it for
+their own work, so without --no-gc the difference is the collections that
+run between those stages (each walks the millions of objects made so far).
 
 The traces are built in one child interpreter and measured in another: ru_maxrss
 is a high-water mark that a child inherits from its parent through fork and
@@ -219,7 +220,8 @@ def main() -> int:
     parser.add_argument("--keys", choices=("unique", "repetitive", "both"), default="both")
     parser.add_argument("--stand-in", action="store_true",
                         help="normalize with the trivial stand-in even if sctrace.compare.normalize exists")
-    parser.add_argument("--no-gc", action="store_true", help="measure with the cyclic garbage collector disabled")
+    parser.add_argument("--no-gc", action="store_true",
+                        help="measure with the cyclic garbage collector disabled, as `sctrace compare` runs")
     parser.add_argument("--measure", nargs=2, metavar=("LEFT", "RIGHT"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=3, metavar=("N", "KEYS", "DIR"), help=argparse.SUPPRESS)
     opts = parser.parse_args()

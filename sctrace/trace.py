@@ -9,8 +9,9 @@ optional ones, so older and newer writers stay compatible within one schema.
 
 from __future__ import annotations
 
+import gc
 import json
-import secrets
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -181,30 +182,43 @@ class Trace:
 
     @classmethod
     def parse(cls, lines: Iterable[str], source: str = "<trace>") -> Trace:
+        # With the cyclic garbage collector paused: a large trace is millions of new objects, none of them in
+        # a cycle, and every collection that so many allocations trigger would walk them all again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._parse(lines, source)
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _parse(cls, lines: Iterable[str], source: str) -> Trace:
         header: Header | None = None
         events: list[Event] = []
         records = _Records(lines, source)
         strings: dict[str, str] = {}  # one copy of each name, endpoint, errno
-        for lineno, obj in records:
-            if not isinstance(obj, dict) or "type" not in obj:
-                raise TraceFormatError(source, lineno, "not a trace record (no \"type\")")
-            if header is None:
-                if obj["type"] != "header":
-                    raise TraceFormatError(source, lineno, "the first record is not a header")
-                schema = obj.get("schema")
-                if not isinstance(schema, int):
-                    raise TraceFormatError(source, lineno, "the header has no schema number")
-                if schema > SCHEMA:
-                    raise TraceFormatError(
-                        source, lineno,
-                        f"schema {schema} is newer than this sctrace reads ({SCHEMA}); upgrade sctrace",
-                    )
-                header = Header.from_json(obj)
-                continue
-            try:
-                events.append(_event(obj, strings))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise TraceFormatError(source, lineno, f"bad {obj.get('type')} record ({exc})") from None
+        for batch in records:
+            for lineno, obj in batch:
+                if not isinstance(obj, dict) or "type" not in obj:
+                    raise TraceFormatError(source, lineno, "not a trace record (no \"type\")")
+                if header is None:
+                    if obj["type"] != "header":
+                        raise TraceFormatError(source, lineno, "the first record is not a header")
+                    schema = obj.get("schema")
+                    if not isinstance(schema, int):
+                        raise TraceFormatError(source, lineno, "the header has no schema number")
+                    if schema > SCHEMA:
+                        raise TraceFormatError(
+                            source, lineno,
+                            f"schema {schema} is newer than this sctrace reads ({SCHEMA}); upgrade sctrace",
+                        )
+                    header = Header.from_json(obj)
+                    continue
+                try:
+                    events.append(_event(obj, strings))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise TraceFormatError(source, lineno, f"bad {obj.get('type')} record ({exc})") from None
         if header is None:
             raise TraceFormatError(source, max(records.lines, 1), "empty: no header record")
         return cls(header, events)
@@ -244,7 +258,7 @@ def _event(d: dict[str, Any], strings: dict[str, str]) -> Event:
 
 
 class _Records:
-    """(line number, decoded JSON value) of each non-blank line; ``lines`` counts every line read so far.
+    """(line number, decoded JSON value) of each non-blank line, in batches; ``lines`` counts every line read.
 
     Lines are decoded a chunk at a time, as one JSON array: much faster than
     one json.loads a line, and the decoder then makes one string for each key
@@ -264,8 +278,8 @@ class _Records:
         self.source = source
         self.lines = 0
 
-    def __iter__(self) -> Iterator[tuple[int, Any]]:
-        marker = secrets.token_hex(16)
+    def __iter__(self) -> Iterator[list[tuple[int, Any]]]:
+        marker = os.urandom(16).hex()
         separator = f',"{marker}",'
         while chunk := list(islice(self.it, self.CHUNK)):
             numbered = [(n, line) for n, line in enumerate(chunk, self.lines + 1) if line.strip()]
@@ -278,14 +292,14 @@ class _Records:
                     values = None
             if isinstance(values, list) and len(values) == 2 * len(numbered) - 1 \
                     and values[1::2] == [marker] * (len(numbered) - 1):
-                yield from zip([n for n, _ in numbered], values[0::2], strict=True)
+                yield list(zip([n for n, _ in numbered], values[0::2], strict=True))
                 continue
-            for n, line in numbered:
+            for n, line in numbered:  # one at a time: a record before a line that is not JSON is checked first
                 try:
                     value = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise TraceFormatError(self.source, n, f"not JSON ({exc.msg})") from None
-                yield n, value
+                yield [(n, value)]
 
 
 def dumps_line(obj: dict[str, Any]) -> str:

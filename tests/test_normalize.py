@@ -9,6 +9,7 @@ exactly what the two programs do differently.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 
 from sctrace.compare import rules as r
+from sctrace.compare.align import align
+from sctrace.compare.call import changed, new_call
 from sctrace.compare.model import Step
 from sctrace.compare.normalize import inet_ports, normalize, normalize_endpoint
 from sctrace.compare.rules import RULES, Call, apply_rules, describe_rules
@@ -248,6 +251,68 @@ def test_apply_rules_in_order_and_named() -> None:
     assert apply_rules(Call("close", {"fd": "C1"}, 0)) == Call("close", {"fd": "C1"}, 0)
 
 
+def _every_rule(call: Call) -> Call:
+    """apply_rules as first written: each one-call rule in RULES order, on every call whatever its name."""
+    for rule in RULES:
+        out = rule.apply(call) if rule.apply is not None else None
+        if out is not None and out != call:
+            call = dataclasses.replace(out, rules=(*out.rules, rule.name))
+    return call
+
+
+def test_a_call_meets_only_the_rules_its_name_can_meet() -> None:
+    # Rule.names says which calls a rule may rewrite, and apply_rules runs only those (renamed calls go on
+    # to the rules of their new name): on calls of every kind, that must be the same as running them all.
+    rights = [{"len": 20, "level": "SOL_SOCKET", "type": "SCM_RIGHTS", "fds": ["S3"]}]
+    calls = [
+        Call("accept4", {"fd": "L1", "addr": inet(5), "addrlen": {"in": 128, "out": 16}, "flags": "SOCK_CLOEXEC"},
+             "C1"),
+        Call("recvfrom", {"fd": "C2", "buf": buf("x"), "len": 64, "flags": "0", "src_addr": "PTR",
+                          "addrlen": {"in": 4096, "out": 0}}, 1),
+        Call("recvfrom", {"fd": "S1", "buf": buf("x"), "len": 64, "flags": "0", "src_addr": inet(5),
+                          "addrlen": {"in": 16, "out": 16}}, 1),
+        Call("recvmsg", {"fd": "S2", "msg": {**_msg("ping", name="PTR"), "namelen": {"in": 110, "out": 0}},
+                         "flags": "0"}, 4),
+        Call("sendmsg", {"fd": "S1", "msg": {**_msg("F", name=inet(3)), "namelen": 16}, "flags": "0"}, 1),
+        Call("sendmsg", {"fd": "S1", "msg": _msg("F", control=rights), "flags": "0"}, 1),
+        Call("recvmmsg", {"fd": "S1", "msgvec": [{"msg_hdr": _msg("one"), "msg_len": 3}], "vlen": 1,
+                          "flags": "0"}, 1),
+        Call("readv", {"fd": "C1", "iov": [{"base": buf("ab"), "len": 8}], "iovcnt": 1}, 2),
+        Call("writev", {"fd": "C1", "iov": [{"base": buf("a"), "len": 1}], "iovcnt": 1}, 1),
+        Call("writev", {"fd": "C1", "iov": [{"base": buf("a"), "len": 1}, {"base": buf("b"), "len": 1}],
+                        "iovcnt": 2}, 2),
+        Call("sendto", {"fd": "C1", "buf": buf("hi"), "len": 2, "flags": "MSG_NOSIGNAL", "dest_addr": None,
+                        "addrlen": 0}, 2),
+        Call("sendto", {"fd": "S1", "buf": buf("hi"), "len": 2, "flags": "0",
+                        "dest_addr": {"family": "AF_UNIX", "path": "/tmp/s"}, "addrlen": 8}, 2),
+        Call("socket", {"domain": "AF_INET6", "type": "SOCK_DGRAM|SOCK_NONBLOCK", "protocol": "0"}, "S1"),
+        Call("socketpair", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC", "protocol": "0",
+                            "sv": ["S1", "S2"]}, 0),
+        Call("bind", {"fd": "L1", "addr": {"family": "AF_UNIX", "path": "/tmp/s"}, "addrlen": 8}),
+        Call("connect", {"fd": "C1", "addr": inet(80), "addrlen": 16}, -1, "ECONNREFUSED"),
+        Call("listen", {"fd": "L1", "backlog": 0}),
+        Call("getsockopt", {"fd": "S1", "level": "SOL_SOCKET", "optname": "SO_TYPE", "optval": [1],
+                            "optlen": {"in": 4, "out": 4}}),
+        Call("accept", {"fd": "L1", "addr": "PTR", "addrlen": {"in": 16, "out": 16}}, None, "ERESTARTSYS"),
+        Call("read", {"fd": "C1", "buf": buf(""), "count": 1}, 0),
+        Call("close", {"fd": "C1"}, 0),
+    ]
+    for trace in (trace_of(*echo_server(10, 4, 41955, 34664, python=False)),
+                  trace_of(*echo_server(20, 3, 40695, 58546, python=True))):
+        calls += [Call(s.name, s.args, s.ret, s.errno) for s in normalize(trace, "stable")]
+    for call in calls:
+        assert apply_rules(call) == _every_rule(call), call
+
+
+def test_calls_made_the_fast_way_are_the_dataclass_s() -> None:
+    fast = new_call("read", {"fd": "C1"}, 1, None, True)
+    assert fast == Call("read", {"fd": "C1"}, 1, None, stream=True)
+    assert list(vars(fast)) == [f.name for f in dataclasses.fields(Call)]  # a field added is filled in too
+    assert changed(fast, name="write", span=2) == dataclasses.replace(fast, name="write", span=2)
+    with pytest.raises(TypeError):
+        changed(fast, nmae="write")
+
+
 def test_rules_listed_once_and_described() -> None:
     names = [rule.name for rule in RULES]
     assert len(names) == len(set(names))
@@ -434,6 +499,36 @@ def test_udp_ports_reply_destination_is_ephemeral() -> None:
     assert [s.args.get("dest_addr", s.args.get("src_addr", s.args.get("addr"))) for s in steps[1:]] == [
         inet(0), None, inet("PORT1"), inet("EPHEMERAL"), inet("EPHEMERAL")]  # type: ignore[arg-type]
     assert [s.args.get("fd", s.ret) for s in steps] == ["S1", "S1", "S2", "S2", "S1", "S1"]
+
+
+def client(*results: tuple[int, str | None], proto: str = "IPPROTO_TCP") -> Trace:
+    """A client making one connection after another on descriptor 3: connect's (result, errno) for each."""
+    kind = "SOCK_STREAM" if proto == "IPPROTO_TCP" else "SOCK_DGRAM"
+    events = []
+    for n, (ret, errno) in enumerate(results):
+        events += [
+            ev(10 * n, "socket", {"domain": "AF_INET", "type": kind, "protocol": proto}, 3),
+            ev(10 * n + 1, "connect", {"fd": 3, "addr": inet(80), "addrlen": 16}, ret, errno),
+            ev(10 * n + 2, "close", {"fd": 3}),
+        ]
+    return trace_of(*events)
+
+
+def test_a_connect_attempt_makes_a_connection_socket_whatever_came_of_it() -> None:
+    # A refused connect is the same connection attempt as one that succeeds (or, non-blocking, is in
+    # progress): its socket is a C, and the connections after it keep their numbers.  Before, it was an S
+    # and shifted every later role by one, so that every later step compared as changed.
+    up = normalize(client((0, None), (0, None), (0, None)), "semantic")
+    for failure in ("ECONNREFUSED", "ETIMEDOUT", "ENETUNREACH", "EINPROGRESS"):
+        down = normalize(client((-1, failure), (0, None), (0, None)), "semantic")
+        assert [s.args.get("fd", s.ret) for s in down] == ["C1"] * 3 + ["C2"] * 3 + ["C3"] * 3
+        assert [i for i, (a, b) in enumerate(zip(up, down, strict=True)) if a.key != b.key] == [1]
+        assert [row.verdict for row in align(up, down)].count("same") == 8
+    # A descriptor the kernel says is not open, or not a socket, was no connection attempt; nor is a
+    # datagram socket's connect (it only sets the default destination).
+    assert [s.args.get("fd", s.ret) for s in normalize(client((-1, "EBADF")), "stable")] == ["S1"] * 3
+    assert [s.args.get("fd", s.ret) for s in normalize(client((0, None), proto="IPPROTO_UDP"), "stable")] == \
+        ["S1"] * 3
 
 
 def test_only_socket_calls_are_steps_and_text_is_terminal_safe() -> None:

@@ -2,7 +2,9 @@
 
 Each is a small pure function of a Call (its arguments already
 stable-normalized), and its docstring is its summary in `sctrace compare
---rules`; rules.py lists them, in the order they run.
+--rules`.  rules.py lists them, in the order they run, each with the call
+names it may rewrite (a call meets only the rules of its name): a rule that
+learns a new name must have it added there.
 """
 
 from __future__ import annotations
@@ -199,13 +201,30 @@ def _value_results(value: Any, path: Path, returned: bool) -> list[tuple[Path, A
         if len(value) == 2 and "in" in value and "out" in value:
             size = value["in"] if value["in"] != value["out"] or not returned else None
             return [((*path, "in") if returned else path, size)]
-        for k, v in value.items():
-            if isinstance(v, _CONTAINERS):  # a scalar holds none: not worth a call (this runs on every call)
-                hits += _value_results(v, (*path, k), returned)
+        items: Any = value.items()
     elif isinstance(value, list):
-        for i, v in enumerate(value):
-            if isinstance(v, _CONTAINERS):
-                hits += _value_results(v, (*path, i), returned)
+        items = enumerate(value)
+    else:
+        return hits
+    # This runs on every call: a scalar, or a container of scalars, is not worth a call.
+    for k, v in items:
+        kind = type(v)
+        if kind is str or kind is int or v is None:
+            continue
+        if isinstance(v, dict):
+            if len(v) == 2 and "in" in v and "out" in v:
+                size = v["in"] if v["in"] != v["out"] or not returned else None
+                hits.append(((*path, k, "in") if returned else (*path, k), size))
+            else:
+                for x in v.values():
+                    if isinstance(x, _CONTAINERS):
+                        hits += _value_results(v, (*path, k), returned)
+                        break
+        elif isinstance(v, list):
+            for x in v:
+                if isinstance(x, _CONTAINERS):
+                    hits += _value_results(v, (*path, k), returned)
+                    break
     return hits
 
 

@@ -16,46 +16,38 @@ name, args and key are the rewritten ones.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from sctrace import syscalls
 from sctrace.compare.call import Call, new_call
 from sctrace.compare.endpoints import INET_FAMILIES, EndpointNames, inet_ports, normalize_endpoint
 from sctrace.compare.model import LEVELS, Step
-from sctrace.compare.roles import (
-    PortNames,
-    Proc,
-    Seen,
-    Sock,
-    Walked,
-    descriptor_roles,
-    process_roles,
-    service_ports,
-    walk,
-    walk_trace,
-)
+from sctrace.compare.roles import PortNames, Sock, Walked, walk
 from sctrace.compare.rules import apply_rules, apply_run_rules
 from sctrace.compare.steptext import call_text, show
 from sctrace.escape import escape_for_terminal
 from sctrace.render.text import format_args, format_result
 from sctrace.trace import Event, Trace
 
-__all__ = [
-    "PortNames", "Seen", "descriptor_roles", "inet_ports", "make_key", "normalize", "normalize_endpoint",
-    "process_roles", "service_ports", "walk",
-]
+__all__ = ["inet_ports", "make_key", "normalize", "normalize_endpoint"]
 
 _POINTER = re.compile(r"0x[0-9a-fA-F]+")
-_new = object.__new__
 _KEY_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=True)
+
+
+def _encode_key_py(value: Any, _indent: int) -> list[str]:
+    return [_KEY_ENCODER.encode(value)]
+
+
 # What _KEY_ENCODER.encode runs, made once (a key is made for every step): json.dumps(sort_keys=True,
 # ensure_ascii=True) to the byte, less the check for circular containers, which JSON values cannot have.
-_encode_key = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+_encode_key: Callable[[Any, int], list[str]] = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
     None, _KEY_ENCODER.default, json.encoder.encode_basestring_ascii, None, ": ", ", ", True, False, True,
-) if json.encoder.c_make_encoder is not None else None  # type: ignore[attr-defined]
+) if json.encoder.c_make_encoder is not None else _encode_key_py  # type: ignore[attr-defined]
 
 
 # -- values -----------------------------------------------------------------------------------------
@@ -112,9 +104,7 @@ def _stable_dict(value: dict[Any, Any], out: dict[Any, Any], roles: dict[int, st
 
 def make_key(proc: str, name: str, args: dict[str, Any], ret: Any, errno: str | None) -> str:
     """The comparison key: ``json.dumps([proc, name, args, ret, errno], sort_keys=True, ensure_ascii=True)``."""
-    if _encode_key is not None:
-        return "".join(_encode_key([proc, name, args, ret, errno], 0))
-    return _KEY_ENCODER.encode([proc, name, args, ret, errno])
+    return "".join(_encode_key([proc, name, args, ret, errno], 0))
 
 
 # -- levels -----------------------------------------------------------------------------------------
@@ -136,80 +126,74 @@ def normalize(trace: Trace, level: str = "semantic", *, endpoints: bool = False)
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
-    walked = walk_trace(trace)
-    if level == "raw":
-        return [_raw_step(s.event) for s in walked.seen]
-    calls = _Calls(walked, level == "semantic", endpoints)
-    del walked
-    if level == "stable":
-        return [_step(proc, call, text, ev) for proc, call, text, ev in calls.items()]
-    return calls.joined_steps(trace.header.string_limit)
+    # Like align, with the cyclic garbage collector paused: a large trace makes millions of objects, none of
+    # them in a cycle, and every collection that so many allocations trigger would walk them all again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        walked = walk(trace)
+        if level == "raw":
+            return [_raw_step(ev) for ev in walked.events]
+        calls = _Calls(walked, level == "semantic", endpoints)
+        del walked
+        if level == "stable":
+            return calls.steps()
+        return calls.joined_steps(trace.header.string_limit)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _step(proc: str, c: Call, text: str, ev: Event) -> Step:
-    """The Step of call c: Step(proc, c.name, ..., rules=list(c.rules), ...), made as new_call makes a Call.
-
-    Step is a plain dataclass without __post_init__: filling in its __dict__
-    in field order makes the same value as its __init__, in half the time.
-    """
-    name, args, ret, errno = c.name, c.args, c.ret, c.errno
-    step = _new(Step)
-    values = step.__dict__
-    values["proc"] = proc
-    values["name"] = name
-    values["args"] = args
-    values["ret"] = ret
-    values["errno"] = errno
-    values["key"] = make_key(proc, name, c.key_args() if c.ignored else args, ret, errno)
-    values["text"] = text
-    values["event"] = ev
-    values["rules"] = list(c.rules)
-    values["notes"] = list(c.notes)
-    values["informational"] = c.informational
-    return step
+    args, ret, errno = c.args, c.ret, c.errno
+    key = "".join(_encode_key([proc, c.name, c.key_args() if c.ignored else args, ret, errno], 0))  # make_key
+    return Step(proc, c.name, args, ret, errno, key, text, ev, list(c.rules), list(c.notes), c.informational)
 
 
 class _Calls:
     """Each socket call stable-normalized (and through the one-call rules if semantic), with its text.
 
     One pass over the walk's calls names everything in order of appearance:
-    processes (process_roles), their sockets (descriptor_roles) and ports
-    (PortNames, asked in the order the endpoint, the arguments and the
-    result's endpoint appear).
+    processes (P1, P2, ...), each process's sockets by kind (L1, C1, S1, ...,
+    numbered per process and kind) and ports (PortNames, asked in the order
+    the endpoint, the arguments and the result's endpoint appear).
     """
 
     def __init__(self, walked: Walked, semantic: bool, endpoints: bool) -> None:
-        self.procs: list[str] = []
+        self.events = walked.events
+        self.procs = [f"P{n}" for n in range(1, len(walked.processes) + 1)]  # role of each process
         self.calls: list[Call] = []
         self.texts: list[str] = []
-        self.events: list[Event] = []
-        self.by_proc: dict[str, list[int]] = {}  # where each process's calls are
-        procs: dict[Proc, str] = {}
-        roles_of: dict[tuple[Proc, Sock], str] = {}
-        counters: dict[tuple[Proc, str], int] = {}
+        self.by_proc: list[list[int]] = [[] for _ in walked.processes]  # where each process's calls are
+        roles_of: list[dict[Sock, str]] = [{} for _ in walked.processes]  # each process's sockets' roles
+        counters: list[dict[str, int]] = [{} for _ in walked.processes]  # each process's count of each kind
         ports = PortNames(walked.service)
         endpoint_name = EndpointNames(ports)
         named = endpoint_name.known
         returns_socket = syscalls.RETURNS_SOCKET
-        for s in walked.seen:
-            ev, proc = s.event, s.proc
-            role = procs.get(proc)
-            if role is None:
-                role = procs[proc] = f"P{len(procs) + 1}"
-                self.by_proc[role] = []
-            self.by_proc[role].append(len(self.calls))
+        by_proc, calls, texts = self.by_proc, self.calls, self.texts
+        for i, (ev, proc, socks) in enumerate(zip(walked.events, walked.procs, walked.socks, strict=True)):
+            by_proc[proc].append(i)
             roles: dict[int, str] = {}
-            for n, sock in s.socks.items():
-                if sock.alias is not None:
-                    sock = sock.resolved()
-                given = roles_of.get((proc, sock))
-                if given is None:
-                    kind = sock.kind
-                    count = counters[(proc, kind)] = counters.get((proc, kind), 0) + 1
-                    given = roles_of[(proc, sock)] = f"{kind}{count}"
-                roles[n] = given
+            stream = False
+            if socks:
+                own_roles = roles_of[proc]
+                fd_arg = ev.args.get("fd", -1)
+                for n, sock in socks.items():
+                    if sock.alias is not None:
+                        sock = sock.resolved()
+                    given = own_roles.get(sock)
+                    if given is None:
+                        kind = sock.kind
+                        count = counters[proc][kind] = counters[proc].get(kind, 0) + 1
+                        given = own_roles[sock] = f"{kind}{count}"
+                    roles[n] = given
+                    if n == fd_arg:
+                        stream = sock.stream
             name = ev.name or "?"
-            endpoint = (named.get(ev.endpoint) or endpoint_name(ev.endpoint)) if ev.endpoint else None
+            endpoint = ev.endpoint
+            if endpoint:
+                endpoint = named.get(endpoint) or endpoint_name(endpoint)
             args = _stable(ev.args, roles, ports)
             if "fd" in args:
                 fd = args["fd"]
@@ -220,19 +204,24 @@ class _Calls:
             errno = ev.errno
             if errno is None and name in returns_socket and isinstance(ret, int):
                 ret = roles.get(ret, ret)
-            ret_endpoint = (named.get(ev.ret_endpoint) or endpoint_name(ev.ret_endpoint)) if ev.ret_endpoint else None
+            ret_endpoint = ev.ret_endpoint
+            if ret_endpoint:
+                ret_endpoint = named.get(ret_endpoint) or endpoint_name(ret_endpoint)
             if endpoints:
-                self.texts.append(call_text(name, args, ret, errno, endpoint, ret_endpoint))
+                texts.append(call_text(name, args, ret, errno, endpoint or None, ret_endpoint or None))
             else:
-                self.texts.append(call_text(name, args, ret, errno))
-            own = s.socks.get(ev.args.get("fd", -1))
-            call = new_call(name, args, ret, errno, own is not None and own.resolved().stream)
-            self.calls.append(apply_rules(call) if semantic else call)
-            self.procs.append(role)
-            self.events.append(ev)
+                texts.append(call_text(name, args, ret, errno))
+            call = new_call(name, args, ret, errno, stream)
+            calls.append(apply_rules(call) if semantic else call)
 
-    def items(self) -> Iterator[tuple[str, Call, str, Event]]:
-        return zip(self.procs, self.calls, self.texts, self.events, strict=True)
+    def steps(self) -> list[Step]:
+        """The steps, in trace order (stable level: a step for each call)."""
+        proc_of = [""] * len(self.calls)
+        for p, where in enumerate(self.by_proc):
+            for i in where:
+                proc_of[i] = self.procs[p]
+        return [_step(proc, call, text, ev)
+                for proc, call, text, ev in zip(proc_of, self.calls, self.texts, self.events, strict=True)]
 
     def joined_steps(self, limit: int) -> list[Step]:
         """The steps after the sequence rules, applied to each process's calls; a joined call takes its first's place.
@@ -241,15 +230,17 @@ class _Calls:
         """
         steps: list[Step | None] = [None] * len(self.calls)
         texts, events = self.texts, self.events
-        own = {proc: [self.calls[i] for i in where] for proc, where in self.by_proc.items()}
+        own = [[self.calls[i] for i in where] for where in self.by_proc]
         self.calls = []  # each process's calls are let go once they are steps
-        for proc, where in self.by_proc.items():
-            pos = 0
-            for call in apply_run_rules(own.pop(proc), limit):
+        for p, where in enumerate(self.by_proc):
+            proc, pos = self.procs[p], 0
+            run, own[p] = own[p], []
+            for call in apply_run_rules(run, limit):
                 i = where[pos]
                 text = texts[i]
                 if call.span > 1:
                     text += escape_for_terminal(f" (+{call.span - 1} more: {show(call.args.get('buf'))} in all)")
                 steps[i] = _step(proc, call, text, events[i])
                 pos += call.span
+            del run
         return [step for step in steps if step is not None]

@@ -2,16 +2,17 @@
 
 One walk over the trace follows every descriptor table (forks copy it,
 threads share it, dup copies a descriptor) and keeps, for each socket call,
-the sockets behind its descriptors.  From that: P1, P2, ... for processes;
-L1/C1/S1, ... for each process's sockets, by what the socket turned out to be
-(looking ahead: a socket listened on later is a listener from its creation
-on); and the ports that name a service (PORT1, ...) as opposed to the ones
-the kernel chose (EPHEMERAL).
+its process and the sockets behind its descriptors.  Once the walk is done,
+each socket's kind (Sock.kind) is what it turned out to be, looking ahead (a
+socket listened on later is a listener from its creation on), and the ports
+that name a service (PORT1, ...) are known, as opposed to the ones the
+kernel chose (EPHEMERAL).  normalize.py numbers processes (P1, P2, ...) and
+each process's sockets (L1/C1/S1, ...) in order of appearance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sctrace import syscalls
@@ -68,15 +69,6 @@ class Sock:
         return cls(stream=True, guess=guess, endpoint=endpoint)
 
 
-@dataclass(slots=True)
-class Seen:
-    """A socket call with what the walk found: its process (pid, generation) and its descriptors' sockets."""
-
-    event: Event
-    proc: Proc
-    socks: dict[int, Sock] = field(default_factory=dict)
-
-
 def _stream_type(value: Any) -> bool:
     return str(value or "").split("|")[0] in STREAM_TYPES
 
@@ -124,8 +116,9 @@ def _effects(ev: Event, table: dict[int, Sock], step: bool) -> dict[int, Sock]:
     if sock is not None:
         if name in _LISTENS:
             sock.listened = True
-        elif name == "connect" and (ev.errno == "EINPROGRESS" or (
-                ev.errno is None and isinstance(ev.ret, int) and ev.ret >= 0)):
+        elif name == "connect" and ev.errno not in NO_SOCKET:
+            # Whatever came of it (done, in progress, refused, timed out), the program meant this socket for a
+            # connection: its role must not depend on whether the peer was there (nor on blocking mode).
             sock.connected = True
     if name == "close":
         if isinstance(fd, int) and ev.errno != "EBADF":
@@ -154,13 +147,23 @@ def _effects(ev: Event, table: dict[int, Sock], step: bool) -> dict[int, Sock]:
 
 @dataclass
 class Walked:
-    """What one walk over a trace found: its socket calls, and the ports among theirs that name a service."""
+    """What one walk over a trace found: its socket calls, and the ports among theirs that name a service.
 
-    seen: list[Seen]
+    Socket call i is events[i], made by process procs[i] (an index into
+    processes, which are in the order of their first socket call), with
+    socks[i] the sockets behind its descriptors (the fd argument's, those
+    passed or received in SCM_RIGHTS, the ones it created), in order of
+    appearance.
+    """
+
+    events: list[Event]
+    procs: list[int]
+    socks: list[dict[int, Sock]]
+    processes: list[Proc]
     service: set[int]
 
 
-def walk_trace(trace: Trace) -> Walked:
+def walk(trace: Trace) -> Walked:
     """The socket calls of trace, each with its process and the sockets behind its descriptors; service ports.
 
     A socket call is a network call, or read/write/close/readv/writev on a
@@ -170,8 +173,11 @@ def walk_trace(trace: Trace) -> Walked:
     """
     tables: dict[int, dict[int, Sock]] = {}
     generation: dict[int, int] = {}
-    out: list[Seen] = []
+    current: dict[int, int] = {}  # pid -> its process (index in processes) while it has made socket calls
+    walked = Walked([], [], [], [], set())
+    events, procs, socks_of, processes = walked.events, walked.procs, walked.socks, walked.processes
     ports = _ServicePorts()
+    on_socket, addressed = ports.on_socket, _ADDRESSED
     network, fd_io = syscalls.NETWORK, syscalls.FD_IO
     header = trace.header
     unseen_is_socket = header.backend == "ptrace" and not header.all_syscalls  # only sockets' I/O was recorded
@@ -199,9 +205,25 @@ def walk_trace(trace: Trace) -> Walked:
             else:
                 step = ev.args.get("fd") in table or unseen_is_socket
             socks = _effects(ev, table, step)
-            if step:
-                out.append(Seen(ev, (pid, generation.get(pid, 0)), socks))
-                ports.add(ev, socks)
+            if not step:
+                continue
+            proc = current.get(pid)
+            if proc is None:
+                proc = current[pid] = len(processes)
+                processes.append((pid, generation.get(pid, 0)))
+            events.append(ev)
+            procs.append(proc)
+            socks_of.append(socks)
+            if socks:  # the calls on each socket, for the service ports of those that turn out listeners
+                fd = ev.args.get("fd")
+                if isinstance(fd, int) and fd in socks:
+                    calls = on_socket.get(socks[fd])
+                    if calls is None:
+                        on_socket[socks[fd]] = [ev]
+                    else:
+                        calls.append(ev)
+            if name in addressed:
+                ports.addressed(ev)
         elif kind == "fork":
             child = ev.info.get("child")
             if isinstance(child, int):
@@ -209,33 +231,10 @@ def walk_trace(trace: Trace) -> Walked:
                 tables[child] = parent if ev.info.get("thread") else dict(parent)
         elif kind in ("exit", "killed"):
             tables.pop(ev.pid, None)
+            current.pop(ev.pid, None)
             generation[ev.pid] = generation.get(ev.pid, 0) + 1
-    return Walked(out, ports.found())
-
-
-def walk(trace: Trace) -> list[Seen]:
-    """The socket calls of trace, each with its process and the sockets behind its descriptors (see walk_trace)."""
-    return walk_trace(trace).seen
-
-
-def process_roles(seen: list[Seen]) -> dict[Proc, str]:
-    """P1, P2, ... for each process in the order of its first socket call."""
-    return {proc: f"P{n}" for n, proc in enumerate(dict.fromkeys(s.proc for s in seen), 1)}
-
-
-def descriptor_roles(seen: list[Seen]) -> dict[tuple[Proc, Sock], str]:
-    """L1/C1/S1... for each (process, socket), numbered per process and kind in order of appearance."""
-    roles: dict[tuple[Proc, Sock], str] = {}
-    counters: dict[tuple[Proc, str], int] = {}
-    for s in seen:
-        proc = s.proc
-        for x in s.socks.values():
-            sock = x.resolved()
-            if (proc, sock) not in roles:
-                kind = sock.kind
-                n = counters[(proc, kind)] = counters.get((proc, kind), 0) + 1
-                roles[(proc, sock)] = f"{kind}{n}"
-    return roles
+    walked.service = ports.found()
+    return walked
 
 
 # -- ports ------------------------------------------------------------------------------------------
@@ -249,16 +248,29 @@ def _port(addr: Any) -> int | None:
 def _addresses(ev: Event) -> list[Any]:
     """The socket addresses a send goes to or a receive reports, wherever the call keeps them."""
     args = ev.args
-    msgs = [args.get("msg")] + [m.get("msg_hdr") for m in args.get("msgvec") or [] if isinstance(m, dict)]
-    return [args.get("dest_addr"), args.get("src_addr"), args.get("addr")] + [
-        m.get("name") for m in msgs if isinstance(m, dict)]
+    out = [args.get("dest_addr"), args.get("src_addr"), args.get("addr")]
+    msg = args.get("msg")
+    if isinstance(msg, dict):
+        out.append(msg.get("name"))
+    for m in args.get("msgvec") or ():
+        if isinstance(m, dict) and isinstance(hdr := m.get("msg_hdr"), dict):
+            out.append(hdr.get("name"))
+    return out
+
+
+def _ports(ev: Event) -> list[int]:
+    """The ports (not 0) of the addresses a send goes to or a receive reports."""
+    return [p for addr in _addresses(ev) if addr is not None and (p := _port(addr))]
 
 
 class _ServicePorts:
-    """The ports that name a service, from the socket calls in trace order (see service_ports).
+    """Ports that name a service: listened on, bound explicitly, connected or sent to.
 
-    Whether a socket listens is known only at the end of the trace, so the
-    calls on each socket are kept until then.
+    A destination first learned from a receive (a UDP server replying to its
+    client) is not one: that port was the kernel's choice on the other side.
+    The walk hands over the socket calls in trace order (on_socket, addressed);
+    whether a socket listens is known only at the end, so the calls on each
+    socket are kept until then (found).
     """
 
     def __init__(self) -> None:
@@ -266,23 +278,18 @@ class _ServicePorts:
         self.learned: set[int] = set()
         self.on_socket: dict[Sock, list[Event]] = {}  # the calls on each socket (as first named)
 
-    def add(self, ev: Event, socks: dict[int, Sock]) -> None:
+    def addressed(self, ev: Event) -> None:
+        """A call that names socket addresses (bind, connect, a send or a receive)."""
         name, args = ev.name, ev.args
         if name == "bind" or name == "connect":
             port = _port(args.get("addr"))
             if port:
                 self.service.add(port)
-        fd = args.get("fd")
-        if isinstance(fd, int) and fd in socks:
-            calls = self.on_socket.get(socks[fd])
-            if calls is None:
-                self.on_socket[socks[fd]] = [ev]
+        elif ports := _ports(ev):  # a send or a receive
+            if name in SENDS:
+                self.service.update(p for p in ports if p not in self.learned)
             else:
-                calls.append(ev)
-        if name in SENDS:
-            self.service.update(p for p in map(_port, _addresses(ev)) if p and p not in self.learned)
-        elif name in RECEIVES:
-            self.learned.update(p for p in map(_port, _addresses(ev)) if p)
+                self.learned.update(ports)
 
     def found(self) -> set[int]:
         """The service ports, once every call has been added."""
@@ -297,16 +304,7 @@ class _ServicePorts:
         return service
 
 
-def service_ports(seen: list[Seen]) -> set[int]:
-    """Ports that name a service: listened on, bound explicitly, connected or sent to.
-
-    A destination first learned from a receive (a UDP server replying to its
-    client) is not one: that port was the kernel's choice on the other side.
-    """
-    ports = _ServicePorts()
-    for s in seen:
-        ports.add(s.event, s.socks)
-    return ports.found()
+_ADDRESSED = frozenset({"bind", "connect", *SENDS, *RECEIVES})
 
 
 class PortNames:

@@ -11,10 +11,10 @@ numbers, ports, inodes); they need the whole trace and normalize.py applies
 them.  Semantic rules are small pure functions: most look at one call (a Call)
 and return it rewritten, or None when they do not apply (call_rules.py); the
 sequence rules look at one process's calls in order and join runs of them
-(run_rules.py).  Each runs once,
-in RULES order, so a later rule sees what an earlier one made (recv_is_read
-turns recvfrom into read before buffer_size looks for read's size).  A
-semantic rule's docstring is its summary in `sctrace compare --rules`.
+(run_rules.py).  Each runs once, in RULES order, so a later rule sees what an
+earlier one made (recv_is_read turns recvfrom into read before buffer_size
+looks for read's size).  A semantic rule's docstring is its summary in
+`sctrace compare --rules`.
 """
 
 from __future__ import annotations
@@ -83,12 +83,12 @@ RULES: list[Rule] = [
     Rule("descriptor_roles", "stable",
          "Descriptor numbers depend on what else a runtime has open (PHP starts at 4, Node near 20), so a "
          "descriptor becomes the role of its socket, numbered per process in order of appearance: L1, L2 for "
-         "listening sockets (listen or accept called on them), C1, C2 for connected stream sockets (returned by "
-         "accept, or connect succeeded or is in progress), S1, S2 for the others (UDP, unconnected, socketpair "
-         "ends). The role is decided by looking ahead and follows the socket across fork, threads and dup (a "
-         "descriptor first seen in use is matched to a socket by its endpoint; one received in SCM_RIGHTS is a "
-         "new socket). It replaces the descriptor everywhere: fd arguments, socket/accept results, socketpair's "
-         "pair, SCM_RIGHTS data.",
+         "listening sockets (listen or accept called on them), C1, C2 for connection stream sockets (returned by "
+         "accept, or connect called on them, whether it succeeded, is in progress or failed), S1, S2 for the "
+         "others (UDP, unconnected, socketpair ends). The role is decided by looking ahead and follows the "
+         "socket across fork, threads and dup (a descriptor first seen in use is matched to a socket by its "
+         "endpoint; one received in SCM_RIGHTS is a new socket). It replaces the descriptor everywhere: fd "
+         "arguments, socket/accept results, socketpair's pair, SCM_RIGHTS data.",
          "socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 4; listen(4, 1); accept(4, ...) = 6",
          "socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = L1; listen(L1, 1); accept(L1, ...) = C1"),
     Rule("service_ports", "stable",
@@ -138,9 +138,10 @@ RULES: list[Rule] = [
 
 OneCall = Callable[[Call], Call | None]
 Chain = tuple[tuple[int, str, OneCall], ...]
-# For a call name and a place in RULES, the one-call rules from there on that may rewrite a call of that name,
-# with their places (filled in as names come: a trace has a few dozen).
+# For a call name and a place in RULES, the one-call rules after it that may rewrite a call of that name, with
+# their places (filled in as names come: a trace has a few dozen).
 _CHAINS: dict[tuple[str, int], Chain] = {}
+_FIRST: dict[str, Chain] = {}  # _CHAINS[(name, -1)], by name alone
 
 
 def _chain(name: str, after: int) -> Chain:
@@ -149,6 +150,8 @@ def _chain(name: str, after: int) -> Chain:
         chain = _CHAINS[(name, after)] = tuple(
             (i, rule.name, rule.apply) for i, rule in enumerate(RULES)
             if i > after and rule.apply is not None and (rule.names is None or name in rule.names))
+        if after < 0:
+            _FIRST[name] = chain
     return chain
 
 
@@ -159,8 +162,8 @@ def apply_rules(call: Call) -> Call:
     the call (recv_is_read) hands it on to the later rules for its new name.
     """
     name = call.name
-    chain = _CHAINS.get((name, -1)) or _chain(name, -1)
-    applied: list[str] = []
+    chain = _FIRST.get(name) or _chain(name, -1)
+    applied: tuple[str, ...] = ()
     k = 0
     while k < len(chain):
         i, rule, apply = chain[k]
@@ -169,7 +172,7 @@ def apply_rules(call: Call) -> Call:
         # out != call, compared as the fields' dicts: a Call's __eq__ builds a tuple of its fields for each side.
         if out is not None and out is not call and (out.name != name or out.__dict__ != call.__dict__):
             call = out
-            applied.append(rule)
+            applied += (rule,)
             if out.name != name:
                 name = out.name
                 chain = _CHAINS.get((name, i)) or _chain(name, i)
@@ -177,7 +180,7 @@ def apply_rules(call: Call) -> Call:
     if applied:
         # No rule reads or sets rules, so the names are added once, at the end.  A rule's Call is a new one
         # that only this function holds yet, so it is given its rules rather than copied once more.
-        call.__dict__["rules"] = (*call.rules, *applied)
+        call.__dict__["rules"] = call.rules + applied
     return call
 
 

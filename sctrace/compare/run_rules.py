@@ -30,8 +30,12 @@ def _join(run: list[Call], limit: int, rule: str, note: str) -> Call:
                    rules=rules, notes=(*first.notes, note), span=sum(c.span for c in run))
 
 
-def _runs(calls: list[Call], limit: int, rule: str, kind: Callable[[Call], Any], note: str) -> list[Call]:
-    """calls with each run of consecutive calls of one kind (not None) joined into one."""
+def _runs(calls: list[Call], limit: int, rule: str, kind: Callable[[Call], Any], note: str,
+          names: frozenset[str]) -> list[Call]:
+    """calls with each run of consecutive calls of one kind (not None) joined into one.
+
+    kind is None for any call whose name is not in names, and is not asked.
+    """
     out: list[Call] = []
     run: list[Call] = []
     head: Any = None  # kind(run[0])
@@ -41,7 +45,7 @@ def _runs(calls: list[Call], limit: int, rule: str, kind: Callable[[Call], Any],
         run.clear()
 
     for call in calls:
-        this = kind(call)
+        this = kind(call) if call.name in names else None
         if this is None:
             if run:
                 flush()
@@ -67,13 +71,8 @@ def _stream_io(call: Call, results: str) -> tuple[str, Any] | None:
     return None
 
 
-# Most calls are neither: turned away before _stream_io is called (the sequence rules see every call).
-def _eof(call: Call) -> tuple[str, Any] | None:
-    return _stream_io(call, "eof") if call.stream and call.name == "read" else None
-
-
-def _data(call: Call) -> tuple[str, Any] | None:
-    return _stream_io(call, "data") if call.stream and call.name in ("read", "write") else None
+_READ = frozenset({"read"})
+_READ_WRITE = frozenset({"read", "write"})
 
 
 def eof_repeats(calls: list[Call], limit: int) -> list[Call]:
@@ -81,7 +80,7 @@ def eof_repeats(calls: list[Call], limit: int) -> list[Call]:
     PHP's socket_read(PHP_NORMAL_READ) tries 200 more times before it gives up. A run of them is one read
     (noted).
     """
-    return _runs(calls, limit, "eof_repeats", _eof, "{n} reads at end of stream")
+    return _runs(calls, limit, "eof_repeats", lambda c: _stream_io(c, "eof"), "{n} reads at end of stream", _READ)
 
 
 def stream_chunks(calls: list[Call], limit: int) -> list[Call]:
@@ -89,4 +88,4 @@ def stream_chunks(calls: list[Call], limit: int) -> list[Call]:
     stream socket are one read (write) of their bytes together: PHP's PHP_NORMAL_READ reads a line a byte
     at a time, Python's makefile() up to 8192 bytes at once (noted).
     """
-    return _runs(calls, limit, "stream_chunks", _data, "{n} calls in a row")
+    return _runs(calls, limit, "stream_chunks", lambda c: _stream_io(c, "data"), "{n} calls in a row", _READ_WRITE)

@@ -20,8 +20,10 @@ def _sockaddr_text(d: dict[str, Any]) -> str:
     family, path = d.get("family"), d.get("path")
     if family in INET_FAMILIES and "address" in d:
         host = d["address"] if family == "AF_INET" else f"[{d['address']}]"
-        extra = "".join(f", {k}={d[k]}" for k in ("flowinfo", "scope_id") if d.get(k))
-        return f"{{{family}, {host}:{d.get('port')}{extra}}}"
+        if "flowinfo" in d or "scope_id" in d:
+            return f"{{{family}, {host}:{d.get('port')}" + "".join(
+                f", {k}={d[k]}" for k in ("flowinfo", "scope_id") if d.get(k)) + "}"
+        return f"{{{family}, {host}:{d.get('port')}}}"
     if family == "AF_UNIX" and path is not None:
         return f'{{AF_UNIX, @"{str(path)[1:]}"}}' if d.get("abstract") else f'{{AF_UNIX, "{path}"}}'
     return "{" + ", ".join([str(family), *(f"{k}={show(v)}" for k, v in d.items() if k != "family")]) + "}"
@@ -64,10 +66,14 @@ def call_text(name: str, args: dict[str, Any], ret: Any, errno: str | None,
               endpoint: str | None = None, ret_endpoint: str | None = None) -> str:
     """``name(args) = result``, with the descriptor's endpoint after fd when one is given."""
     if endpoint:
-        shown = ", ".join(f"{show(v)}<{endpoint}>" if k == "fd" else show(v) for k, v in args.items())
-    else:
-        shown = ", ".join([v if type(v) is str else show(v) for v in args.values()])
-    result = "?" if ret is None else f"{ret}<{ret_endpoint}>" if ret_endpoint and not errno else str(ret)
+        shown = ", ".join([f"{show(v)}<{endpoint}>" if k == "fd" else show(v) for k, v in args.items()])
+    else:  # show, inline for what most arguments are (this runs for every call of a trace)
+        shown = ", ".join([v if type(v) is str else str(v) if type(v) is int else "NULL" if v is None else show(v)
+                           for v in args.values()])
     if errno:
-        result += f" {errno}"
+        result = f"{'?' if ret is None else ret} {errno}"
+    elif ret is None:
+        result = "?"
+    else:
+        result = f"{ret}<{ret_endpoint}>" if ret_endpoint else str(ret)
     return escape_for_terminal(f"{name}({shown}) = {result}")
