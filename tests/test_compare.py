@@ -57,6 +57,26 @@ def test_seed_twins(left: str, right: str, status: int, must_have: set[str]) -> 
     assert data["left"]["language"] == "php" and data["right"]["language"] == "python"
 
 
+@needs_php
+def test_seed_twins_where_python_looks_up_its_user() -> None:
+    # Without HOME (as under some CI runners and service managers) Python's start-up looks up its user, and
+    # glibc asks nscd first: socket, connect to /var/run/nscd/socket, close, twice, before the program runs.
+    env = {k: v for k, v in os.environ.items() if k != "HOME"}
+    proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--format", "json",
+                           str(SEED / "client1.php"), str(SEED / "client1.py")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    data = json.loads(proc.stdout)
+    lookups = [row for row in data["rows"] if row["rule"] is not None and "name_service" in row["rule"]]
+    if not lookups:
+        pytest.skip("this machine's C library made no name-service lookup for Python without HOME")
+    assert proc.returncode == 0, (proc.stderr, [(r["verdict"], r["left"], r["right"]) for r in data["rows"]])
+    assert all(row["verdict"] == "info" and row["left"] is None for row in lookups)
+    assert {row["right"]["name"] for row in lookups} >= {"socket", "connect"}
+    assert set(verdicts(data)) <= {"same", "equivalent", "info"}
+    assert "name-service lookups by the C library in client1.py" in data["summary"]["text"]
+
+
 def test_identical_programs_are_all_same() -> None:
     code, data, _ = compare(str(SEED / "server1.py"), str(SEED / "server1.py"))
     assert code == 0

@@ -70,6 +70,54 @@ def test_state_readers_marks_informational() -> None:
     assert r.state_readers(call_of(ev(0, "connect", {"fd": "C1"}))) is None
 
 
+def test_name_service_marks_the_c_library_s_lookups_informational() -> None:
+    nscd = {"family": "AF_UNIX", "path": "/var/run/nscd/socket"}
+    for call in (Call("socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM", "protocol": "0"}, "N1"),
+                 Call("connect", {"fd": "N1", "addr": nscd, "addrlen": 110}, -1, "ENOENT"),
+                 Call("close", {"fd": "N2"})):
+        out = r.name_service(call)
+        assert out is not None and out.informational and out.notes == ("name-service lookup",), call
+    for call in (Call("socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM", "protocol": "0"}, "S1"),
+                 Call("connect", {"fd": "C1", "addr": nscd, "addrlen": 110}, -1, "ENOENT"),
+                 Call("close", {"fd": "NX"})):
+        assert r.name_service(call) is None, call
+
+
+def lookups(pid: int, first: int, fd: int, path: str = "/var/run/nscd/socket") -> list[Event]:
+    """A C library's name-service lookup: socket, a refused connect to a daemon's socket, close."""
+    return [ev(first, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK",
+                                 "protocol": "0"}, fd, pid=pid),
+            ev(first + 1, "connect", {"fd": fd, "addr": {"family": "AF_UNIX", "path": path}, "addrlen": 110},
+               -1, "ENOENT", pid=pid),
+            ev(first + 2, "close", {"fd": fd}, pid=pid)]
+
+
+def test_name_service_sockets_shift_no_role_and_make_no_difference() -> None:
+    # Python without HOME looks up its user before the program runs: glibc asks nscd first (twice), so the
+    # client's connection socket was once C2 and every later step differed from the same run with HOME set.
+    def client(*before: Event) -> Trace:
+        return trace_of(*before,
+                        ev(10, "socket", {"domain": "AF_INET", "type": "SOCK_STREAM", "protocol": "0"}, 3),
+                        ev(11, "connect", {"fd": 3, "addr": inet(1234), "addrlen": 16}),
+                        ev(12, "write", {"fd": 3, "buf": buf("hi"), "count": 2}, 2),
+                        ev(13, "close", {"fd": 3}))
+    plain = normalize(client(), "semantic")
+    looked = normalize(client(*lookups(100, 0, 3), *lookups(100, 3, 3, "/run/systemd/userdb/io.systemd.Multiplexer")),
+                       "semantic")
+    assert [s.args.get("fd", s.ret) for s in looked] == ["N1"] * 3 + ["N2"] * 3 + ["C1"] * 4
+    assert all(s.informational and "name_service" in s.rules for s in looked[:6])
+    assert [s.key for s in looked[6:]] == [s.key for s in plain]
+    rows = align(plain, looked)
+    assert [row.verdict for row in rows].count("info") == 6 and {row.verdict for row in rows} == {"same", "info"}
+    # At the stable level the sockets are still N1, N2 (no other role moves), but nothing is tolerated.
+    stable = normalize(client(*lookups(100, 0, 3)), "stable")
+    assert [s.args.get("fd", s.ret) for s in stable] == ["N1"] * 3 + ["C1"] * 4
+    assert not any(s.informational for s in stable)
+    # A program's own UNIX socket, or an abstract one with the same name, is no lookup.
+    own = normalize(trace_of(*lookups(100, 0, 3, "/tmp/nscd/socket")), "semantic")
+    assert [s.args.get("fd", s.ret) for s in own] == ["C1"] * 3 and not any(s.informational for s in own)
+
+
 def test_unused_source_address_on_recvfrom_and_recvmsg() -> None:
     perl = call_of(ev(0, "recvfrom", {"fd": "C2", "buf": buf("hi"), "len": 64, "flags": "0",
                                       "src_addr": "0x7ffc12830be0", "addrlen": {"in": 4096, "out": 0}}, 2))

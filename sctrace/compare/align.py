@@ -309,13 +309,17 @@ def _matched(left: Step, right: Step) -> Row:
 
 
 def _changed(left: Step, right: Step) -> Row:
-    verdict = "info" if left.informational and right.informational else "changed"
-    return Row(verdict, left, right, detail=describe_change(left, right))
+    if left.informational and right.informational:
+        return Row("info", left, right, rule=", ".join(_unique([*left.rules, *right.rules])) or None,
+                   detail=describe_change(left, right))
+    return Row("changed", left, right, detail=describe_change(left, right))
 
 
 def _single(left: Step | None, right: Step | None) -> Row:
-    informational = left.informational if left is not None else right is not None and right.informational
-    return Row("info" if informational else "left_only" if left is not None else "right_only", left, right)
+    step = left if left is not None else right
+    if step is not None and step.informational:
+        return Row("info", left, right, rule=", ".join(step.rules) or None)
+    return Row("left_only" if left is not None else "right_only", left, right)
 
 
 def _merge_by_time(per_proc: list[list[Row]]) -> list[Row]:
@@ -394,6 +398,9 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+_LOOKUP = "name-service lookup"
+
+
 def summarize(comparison: Comparison) -> str:
     """One line for the end of a comparison: the verdict and what it rests on.
 
@@ -417,13 +424,19 @@ def summarize(comparison: Comparison) -> str:
             notes = _unique([n for s in steps for n in s.notes]) or _unique([r for s in steps for r in s.rules])
             for note in notes:
                 tolerated.setdefault((note, ""), 0)
+        elif row.verdict == "info" and len(steps) == 1 and "name_service" in steps[0].rules:
+            if steps[0].name == "socket":  # a lookup is counted by its socket; its other calls say no more
+                where = lname if row.left is not None else rname
+                key = (_LOOKUP, where)
+                tolerated[key] = tolerated.get(key, 0) + 1
         elif row.verdict == "info" and len(steps) == 1:
             where = lname if row.left is not None else rname
             key = (steps[0].name, where)
             tolerated[key] = tolerated.get(key, 0) + 1
         elif row.verdict == "info":
             tolerated.setdefault((f"{steps[0].name} differs", ""), 0)
-    words = [what if not where else f"{'an' if n == 1 else n} extra {what} in {where}"
+    words = [what if not where else f"{'a' if n == 1 else n} {what}{'' if n == 1 else 's'} by the C library in {where}"
+             if what == _LOOKUP else f"{'an' if n == 1 else n} extra {what} in {where}"
              for (what, where), n in tolerated.items()]
     matched = _plural(counts["same"] + counts["equivalent"], "step")
     line = f"{LEVEL_WORDS.get(comparison.level, 'equivalent')}: {matched}"

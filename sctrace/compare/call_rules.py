@@ -39,6 +39,22 @@ def state_readers(call: Call) -> Call | None:
     return None
 
 
+def _name_service_role(value: Any) -> bool:
+    return isinstance(value, str) and value[:1] == "N" and value[1:].isdigit()
+
+
+def name_service(call: Call) -> Call | None:
+    """The C library's name-service lookups (nscd, which glibc tries first on every user, group or host lookup,
+    and the sockets of systemd's and sssd's nss modules) are the runtime's, made on one machine and not on
+    another (Python without HOME looks up its user): their sockets are N1, N2, ..., and every call on them
+    is shown as information, never a difference.
+    """
+    if call.informational or not (_name_service_role(call.args.get("fd"))
+                                  or (call.name == "socket" and _name_service_role(call.ret))):
+        return None
+    return changed(call, informational=True, notes=_noted(call, "name-service lookup"))
+
+
 def unused_source_address(call: Call) -> Call | None:
     """On a connected stream socket the kernel reports no source address, so a receive that passed an
     address buffer (Perl's recv, Python's recvmsg) and got nothing back (length out 0) is one that passed none.

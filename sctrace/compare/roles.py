@@ -26,6 +26,26 @@ RECEIVES = ("recvfrom", "recvmsg", "recvmmsg", "accept", "accept4", "getpeername
 # A connect that failed with these never reached a socket: the descriptor was not open, or not a socket.
 NO_SOCKET = frozenset({"EBADF", "ENOTSOCK"})
 
+# UNIX sockets where the C library's name-service switch asks system daemons for users, groups and hosts
+# (glibc's nscd client tries nscd first on every lookup, running or not; the nss modules of systemd and
+# sssd talk varlink or their own protocol).  A runtime makes these calls on its own account, depending on
+# the machine (HOME unset makes Python look up its user), not because of what the program does.
+NAME_SERVICE_PATHS = frozenset({
+    "/var/run/nscd/socket", "/run/nscd/socket",  # glibc nscd/nscd-client.h
+    "/run/systemd/resolve/io.systemd.Resolve",  # nss-resolve
+    "/run/systemd/machine/io.systemd.Machine",  # nss-mymachines
+    "/var/lib/sss/pipes/nss",  # sssd's nss responder
+})
+NAME_SERVICE_DIRS = ("/run/systemd/userdb/",)  # nss-systemd: io.systemd.Multiplexer, io.systemd.DynamicUser, ...
+
+
+def is_name_service(addr: Any) -> bool:
+    """Whether a socket address is a system name-service daemon's socket (NAME_SERVICE_PATHS)."""
+    if not isinstance(addr, dict) or addr.get("family") != "AF_UNIX" or addr.get("abstract"):
+        return False
+    path = addr.get("path")
+    return isinstance(path, str) and (path in NAME_SERVICE_PATHS or path.startswith(NAME_SERVICE_DIRS))
+
 _LISTENS = frozenset({"listen", "accept", "accept4"})
 _PASSES_RIGHTS = frozenset({"sendmsg", "sendmmsg"})
 _CREATES = frozenset({"socket", "accept", "accept4", "socketpair", "recvmsg", "recvmmsg", "dup", "dup2", "dup3"})
@@ -44,12 +64,15 @@ class Sock:
     endpoint: str | None = None  # as last seen, to recognise the socket behind an unseen descriptor
     received: bool = False  # came in SCM_RIGHTS: its first use tells what it is
     alias: Sock | None = None  # the known socket a received descriptor turned out to be
+    name_service: bool = False  # connected to a name-service daemon (is_name_service): the C library's
 
     def resolved(self) -> Sock:
         return self.alias.resolved() if self.alias is not None else self
 
     @property
     def kind(self) -> str:
+        if self.name_service:
+            return "N"
         if self.listened:
             return "L"
         if self.connected and self.stream:
@@ -120,6 +143,8 @@ def _effects(ev: Event, table: dict[int, Sock], step: bool) -> dict[int, Sock]:
             # Whatever came of it (done, in progress, refused, timed out), the program meant this socket for a
             # connection: its role must not depend on whether the peer was there (nor on blocking mode).
             sock.connected = True
+            if is_name_service(args.get("addr")):
+                sock.name_service = True
     if name == "close":
         if isinstance(fd, int) and ev.errno != "EBADF":
             table.pop(fd, None)

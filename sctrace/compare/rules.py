@@ -30,6 +30,7 @@ from sctrace.compare.call_rules import (
     buffer_size,
     default_protocol,
     listen_backlog,
+    name_service,
     recv_is_read,
     send_is_write,
     single_iov,
@@ -42,8 +43,9 @@ from sctrace.compare.run_rules import eof_repeats, stream_chunks
 
 __all__ = [
     "RULES", "Call", "Path", "Rule", "accept_is_accept4", "apply_rules", "apply_run_rules", "buffer_size",
-    "default_protocol", "describe_rules", "eof_repeats", "listen_backlog", "recv_is_read", "send_is_write",
-    "single_iov", "socket_flags", "state_readers", "stream_chunks", "sun_path_nul", "unused_source_address",
+    "default_protocol", "describe_rules", "eof_repeats", "listen_backlog", "name_service", "recv_is_read",
+    "send_is_write", "single_iov", "socket_flags", "state_readers", "stream_chunks", "sun_path_nul",
+    "unused_source_address",
 ]
 
 
@@ -85,7 +87,9 @@ RULES: list[Rule] = [
          "descriptor becomes the role of its socket, numbered per process in order of appearance: L1, L2 for "
          "listening sockets (listen or accept called on them), C1, C2 for connection stream sockets (returned by "
          "accept, or connect called on them, whether it succeeded, is in progress or failed), S1, S2 for the "
-         "others (UDP, unconnected, socketpair ends). The role is decided by looking ahead and follows the "
+         "others (UDP, unconnected, socketpair ends), N1, N2 for the C library's sockets to name-service daemons "
+         "(nscd, systemd, sssd: see name_service), so that they shift no other number. The role is decided by "
+         "looking ahead and follows the "
          "socket across fork, threads and dup (a descriptor first seen in use is matched to a socket by its "
          "endpoint; one received in SCM_RIGHTS is a new socket). It replaces the descriptor everywhere: fd "
          "arguments, socket/accept results, socketpair's pair, SCM_RIGHTS data.",
@@ -106,6 +110,8 @@ RULES: list[Rule] = [
          "TCP:[INODE]; TCP:[127.0.0.1:PORT1->127.0.0.1:EPHEMERAL]"),
     *(Rule(fn.__name__, "semantic", _summary(fn), before, after, fn, names=frozenset(names) if names else None)
       for fn, names, before, after in [
+        (name_service, None, 'connect(N1, {AF_UNIX, "/var/run/nscd/socket"}, 110) = -1 ENOENT',
+         "the same call, marked informational"),
         (state_readers, STATE_READERS, "getsockname(C2, {AF_INET, 127.0.0.1:PORT1}, [128 => 16]) = 0",
          "the same call, marked informational"),
         (unused_source_address, ("recvfrom", "recvmsg"), 'recvfrom(C2, "hi", 64, 0, 0x7ffc12830be0, [4096 => 0]) = 2',
