@@ -127,6 +127,8 @@ def compare(
     send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
     reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
+    client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against each server, traced in its own lane.")] = None,  # noqa: UP045,E501
+    server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for each client, traced in its own lane.")] = None,  # noqa: UP045,E501
     rules: Annotated[bool, typer.Option("--rules", help="List the equivalence rules and exit.")] = False,
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
@@ -147,7 +149,7 @@ def compare(
     from sctrace.drive import DriveOptions
     from sctrace.render import COMPARE_RENDERERS
 
-    drive = DriveOptions(_unescape(send), _unescape(reply), timeout)
+    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server)
     notices: list[str] = []
     try:
         comparison = run_compare(left, right, level=level.value, drive=drive, notices=notices)

@@ -27,7 +27,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +66,8 @@ class DriveOptions:
     send: bytes = b"hello\n"
     reply: bytes = b"hi"
     timeout: float = 10.0
+    client: str | None = None  # a program to run as the client of a server side, traced in its own lane
+    server: str | None = None  # a program to run as the server of a client side, traced in its own lane
 
 
 @dataclass
@@ -99,8 +101,20 @@ def _sockaddr_tuple(d: dict[str, Any]) -> tuple[int, Any] | None:
 
 
 class Driver:
-    def __init__(self, options: DriveOptions) -> None:
+    """The peer of one traced program (the tracer's Observer; its own thread drives the exchange).
+
+    With an explicit peer program (compare --client/--server, run by comparing.py) the driver only
+    sequences it: ``run_client`` runs the --client program against this program once it listens and
+    waits, and returns when that program has ended; ``serve`` is for a program that is itself the
+    --server peer: ``serve[0]`` tells that it listens and waits, ``serve[1]`` returns when the client
+    side is done, and the program is then stopped if it waits for more.
+    """
+
+    def __init__(self, options: DriveOptions, *, run_client: Callable[[], None] | None = None,
+                 serve: tuple[Callable[[], None], Callable[[], None]] | None = None) -> None:
         self.opts = options
+        self.run_client = run_client
+        self.serve = serve
         self.exchange = Exchange()
         self.tracer: Tracer | None = None
         self._server: tuple[int, int, Any] | None = None  # family, type, address
@@ -127,10 +141,12 @@ class Driver:
                 self._server = (sock.family, socket.SOCK_DGRAM, sock.local)
             elif name == "connect" and self._server is not None:
                 self.exchange.role = "self"  # it talks to itself: no peer needed
+            elif name == "connect" and self.opts.server is not None:
+                self.exchange.role = "client"  # of the --server program, which listened before it started
 
     def on_entry(self, tracer: Tracer, task: Task, name: str, args: tuple[int, ...]) -> None:
-        if self.exchange.role is not None:
-            return
+        if self.exchange.role is not None or self.opts.server is not None:
+            return  # the --server program listens already: it is the peer
         if name == "connect":
             addr_ptr, addr_len = args[1], args[2] & 0xFFFFFFFF
         elif name == "sendto":
@@ -231,7 +247,16 @@ class Driver:
             if not self._wait(lambda: self.exchange.role is not None or (self._server and self.quiet())):
                 return
             role = self.exchange.role
-            if role is None:
+            if role == "client" and self.opts.server is not None:
+                return  # the --server program is the peer; the client ends by itself (or times out)
+            if role is None and self.serve is not None:  # this program is the --server peer
+                self.exchange.role = "server"
+                self.serve[0]()
+                self.serve[1]()
+            elif role is None and self.run_client is not None:
+                self.exchange.role = "server"
+                self.run_client()
+            elif role is None:
                 self._drive_server()
             elif role == "client":
                 self._drive_client()

@@ -30,6 +30,7 @@ class TraceResult:
     status: int
     interrupted: str | None = None
     notices: list[str] = field(default_factory=list)
+    t0: float = 0.0  # time.monotonic() when tracing began: event times count from it
 
 
 @contextmanager
@@ -172,4 +173,4 @@ def trace_program(
             send_header()
         if renderer is not None:
             renderer.close()
-    return TraceResult(trace, status, interrupted, tracer.outcome.notices)
+    return TraceResult(trace, status, interrupted, tracer.outcome.notices, tracer.t0)

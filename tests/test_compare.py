@@ -90,6 +90,73 @@ def test_a_forever_server_is_stopped_and_that_is_no_difference() -> None:
     assert data["left"]["exit"]["by"] == "sctrace"
 
 
+def leftovers(*programs: Path) -> list[str]:
+    """Processes still running any of programs (there must be none once compare has returned)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode("utf-8", "replace")
+            except OSError:
+                continue
+            found += [f"{entry}: {cmdline}" for p in programs if str(p) in cmdline.split("\0")]
+    return found
+
+
+def lane(data: Any, side: str, peer: bool) -> list[str]:
+    """The call names one side made in the program's lane (peer=False) or the peer's (peer=True)."""
+    return [row[side]["name"] for row in data["rows"]
+            if row[side] is not None and row[side].get("lane", "") == ("peer" if peer else "")]
+
+
+@needs_php
+def test_an_explicit_client_is_traced_in_its_own_lane() -> None:
+    client = SEED / "client1.py"  # writes "clien" (5 bytes of "client"), reads the reply
+    code, data, err = compare(str(SEED / "server1.php"), str(SEED / "server1.py"), "--client", str(client))
+    assert code == 0, err
+    for side in ("left", "right"):
+        assert data[side]["peer"]["program"] == str(client) and data[side]["peer"]["exit"] == {"code": 0}
+        assert lane(data, side, peer=True) == ["socket", "connect", "sendto", "recvfrom", "close"]
+        assert "listen" in lane(data, side, peer=False)
+    peer_rows = [row for row in data["rows"] if (row["left"] or {}).get("lane") == "peer"]
+    assert {row["verdict"] for row in peer_rows} == {"same"}
+    # The servers received what that client sent, not sctrace's own --send.
+    received = [row["left"]["args"]["buf"]["text"] for row in data["rows"]
+                if row["left"] is not None and row["left"]["name"] == "recvfrom" and "lane" not in row["left"]]
+    assert received == ["clien"]
+    assert leftovers(SEED / "server1.php", SEED / "server1.py", client) == []
+
+
+@needs_php
+def test_an_explicit_server_starts_first_and_is_stopped_after() -> None:
+    server = SEED / "tcpserver.php"  # serves forever: stopped by sctrace once the client is done
+    code, data, err = compare(str(SEED / "tcpclient.php"), str(SEED / "tcpclient.py"), "--server", str(server))
+    assert code == 0, err
+    for side in ("left", "right"):
+        peer = lane(data, side, peer=True)
+        assert peer[:3] == ["socket", "bind", "listen"] or peer[:4] == ["socket", "setsockopt", "bind", "listen"]
+        assert data[side]["peer"]["exit"].get("by") == "sctrace", data[side]["peer"]
+        assert data[side]["exit"] == {"code": 0}
+        # The server listened before the client's first call.
+        names = [(row[side]["name"], row[side].get("lane")) for row in data["rows"] if row[side] is not None]
+        assert names.index(("listen", "peer")) < names.index(("connect", None))
+    assert leftovers(SEED / "tcpclient.php", SEED / "tcpclient.py", server) == []
+
+
+def test_explicit_peer_bad_input_is_one_line_status_2(tmp_path: Path) -> None:
+    not_a_server = tmp_path / "quits.py"
+    not_a_server.write_text("print('no socket here')\n")
+    for args, words in [
+        (["--client", str(SEED / "client1.py"), "--server", str(SEED / "server1.py")], "not both"),
+        (["--client", str(tmp_path / "missing.py")], "missing.py"),
+        (["--server", str(not_a_server)], "ended without listening"),
+    ]:
+        code, _, err = compare(str(SEED / "client1.py"), str(SEED / "client1.py"), *args)
+        lines = [line for line in err.splitlines() if line.startswith("sctrace:")]
+        assert code == 2 and len(lines) == 1 and words in lines[0], (args, err)
+    assert leftovers(SEED / "client1.py", not_a_server) == []
+
+
 def test_saved_traces_compare_without_running(tmp_path: Path) -> None:
     saved = []
     for i in range(2):

@@ -77,6 +77,13 @@ class Side:
     exit: dict[str, Any]  # {"code": 0} or {"signal": "SIGKILL", "by": "sctrace"} ...
     header: Header | None = None
 
+    @property
+    def peer(self) -> dict[str, Any] | None:
+        """The explicit peer program traced with this side (compare --client/--server): program, language,
+        interpreter_version, exit; None when sctrace itself was the peer."""
+        peer = self.header.extra.get("peer") if self.header is not None else None
+        return peer if isinstance(peer, dict) else None
+
 
 @dataclass
 class Comparison:

@@ -112,9 +112,11 @@ def make_key(proc: str, name: str, args: dict[str, Any], ret: Any, errno: str | 
 def _raw_step(ev: Event) -> Step:
     name = ev.name or "?"
     args = copy.deepcopy(ev.args)
-    key = make_key(f"pid {ev.pid}", name, _stable(args, {}, None), ev.ret, ev.errno)
+    lane = ev.info.get("lane") if ev.info else None
+    proc = f"{lane} pid {ev.pid}" if lane else f"pid {ev.pid}"
+    key = make_key(proc, name, _stable(args, {}, None), ev.ret, ev.errno)
     text = escape_for_terminal(f"{name}({format_args(ev)}) = {format_result(ev)}")
-    return Step(f"pid {ev.pid}", name, args, ev.ret, ev.errno, key, text, ev)
+    return Step(proc, name, args, ev.ret, ev.errno, key, text, ev)
 
 
 def normalize(trace: Trace, level: str = "semantic", *, endpoints: bool = False) -> list[Step]:
@@ -150,6 +152,16 @@ def _step(proc: str, c: Call, text: str, ev: Event) -> Step:
     return Step(proc, c.name, args, ret, errno, key, text, ev, list(c.rules), list(c.notes), c.informational)
 
 
+def _process_roles(lanes: list[str]) -> list[str]:
+    """P1, P2, ... for the program's processes in order of appearance; "peer P1", ... for an explicit peer's."""
+    counts: dict[str, int] = {}
+    roles = []
+    for lane in lanes:
+        n = counts[lane] = counts.get(lane, 0) + 1
+        roles.append(f"{lane} P{n}" if lane else f"P{n}")
+    return roles
+
+
 class _Calls:
     """Each socket call stable-normalized (and through the one-call rules if semantic), with its text.
 
@@ -161,7 +173,7 @@ class _Calls:
 
     def __init__(self, walked: Walked, semantic: bool, endpoints: bool) -> None:
         self.events = walked.events
-        self.procs = [f"P{n}" for n in range(1, len(walked.processes) + 1)]  # role of each process
+        self.procs = _process_roles(walked.lanes)  # role of each process
         self.calls: list[Call] = []
         self.texts: list[str] = []
         self.by_proc: list[list[int]] = [[] for _ in walked.processes]  # where each process's calls are

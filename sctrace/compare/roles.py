@@ -12,7 +12,7 @@ each process's sockets (L1/C1/S1, ...) in order of appearance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sctrace import syscalls
@@ -186,6 +186,7 @@ class Walked:
     socks: list[dict[int, Sock]]
     processes: list[Proc]
     service: set[int]
+    lanes: list[str] = field(default_factory=list)  # each process's lane: "" for the program, "peer" for its peer
 
 
 def walk(trace: Trace) -> Walked:
@@ -236,6 +237,7 @@ def walk(trace: Trace) -> Walked:
             if proc is None:
                 proc = current[pid] = len(processes)
                 processes.append((pid, generation.get(pid, 0)))
+                walked.lanes.append(ev.info.get("lane", "") if ev.info else "")
             events.append(ev)
             procs.append(proc)
             socks_of.append(socks)

@@ -60,6 +60,7 @@ def _side(side: Side) -> dict[str, Any]:
         "interpreter": side.interpreter,
         "interpreter_version": side.interpreter_version,
         "exit": dict(side.exit),
+        "peer": side.peer,
     }
 
 

@@ -17,7 +17,15 @@ from typing import IO
 
 from sctrace.compare.model import Comparison, Row, Side, Step
 from sctrace.escape import escape_for_terminal
-from sctrace.render.compare_text import LABELS, MARKERS, counts_text, describe_exit, describe_runtime, explanation
+from sctrace.render.compare_text import (
+    LABELS,
+    MARKERS,
+    counts_text,
+    describe_exit,
+    describe_peer,
+    describe_runtime,
+    explanation,
+)
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # \ escapes; ` code spans; * _ emphasis; [ ] links and images (with ! and ( ) harmless once [ ] are
@@ -89,6 +97,9 @@ def _side_rows(left: Side, right: Side) -> list[str]:
         ("interpreter", interpreter(left), interpreter(right)),
         ("exit", describe_exit(left.exit), describe_exit(right.exit)),
     ]
+    if left.peer is not None or right.peer is not None:
+        lpeer, rpeer = left.peer, right.peer
+        fields.append(("peer", describe_peer(lpeer) if lpeer else "", describe_peer(rpeer) if rpeer else ""))
     return [f"| {name} | {md_text(a)} | {md_text(b)} |" for name, a, b in fields]
 
 

@@ -121,7 +121,18 @@ def describe_runtime(side: Side) -> str:
 
 def describe_side(side: Side) -> str:
     """One side's header: "server1.php (php 8.2.36), exited with 0"."""
-    return f"{side.program} ({describe_runtime(side)}), {describe_exit(side.exit)}"
+    text = f"{side.program} ({describe_runtime(side)}), {describe_exit(side.exit)}"
+    peer = side.peer
+    if peer is not None:
+        text += f"; peer {describe_peer(peer)}"
+    return text
+
+
+def describe_peer(peer: dict[str, Any]) -> str:
+    """The explicit peer program: "client1.py (python 3.11.7), exited with 0"."""
+    runtime = " ".join(str(p) for p in (peer.get("language"), peer.get("interpreter_version")) if p) or "executable"
+    exit = peer.get("exit")
+    return f"{peer.get('program')} ({runtime}), {describe_exit(exit if isinstance(exit, dict) else {})}"
 
 
 def role(row: Row) -> str:
