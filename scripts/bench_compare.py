@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sctrace.escape import escape_bytes
 from sctrace.trace import Event, Header, Trace
 
 TARGET_SECONDS = 5.0
@@ -53,6 +54,12 @@ INFORMATIONAL = ("getsockname", "getpeername", "getsockopt")
 
 
 # -- the synthetic traces ---------------------------------------------------------------------------
+
+def _buffer(text: str) -> dict[str, Any]:
+    """A buffer argument as a real trace holds it: the bytes escaped as strace does, within its -s limit (32)."""
+    data = text.encode()
+    return {"text": escape_bytes(data, 32), "len": len(data)}
+
 
 def connection(c: int, fd: int, unique: bool, variant: int | None) -> list[tuple[str, dict[str, Any], int, str | None]]:
     """The calls of client connection c: (name, args, ret, errno).  variant: the right side's difference."""
@@ -74,16 +81,16 @@ def connection(c: int, fd: int, unique: bool, variant: int | None) -> list[tuple
         local = {"family": "AF_INET", "port": "EPHEMERAL", "address": "127.0.0.1"}
         calls.append(("getsockname", {"fd": fd, "addr": local, "addrlen": {"in": 16, "out": 16}}, 0, None))
     calls.append(("getpeername", {"fd": fd, "addr": server, "addrlen": {"in": 16, "out": 16}}, 0, None))
-    buf = {"text": request, "len": len(request)}
+    buf = _buffer(request)
     if variant == 3:
         calls.append(("write", {"fd": fd, "buf": buf, "count": len(request)}, len(request), None))
     else:
         calls.append(("sendto", {"fd": fd, "buf": buf, "len": len(request), "flags": "0", "dest_addr": None,
                                  "addrlen": 0}, len(request), None))
     calls += [
-        ("recvfrom", {"fd": fd, "buf": {"text": reply, "len": len(reply)}, "len": 4096, "flags": "0",
+        ("recvfrom", {"fd": fd, "buf": _buffer(reply), "len": 4096, "flags": "0",
                       "src_addr": None, "addrlen": None}, len(reply), None),
-        ("sendto", {"fd": fd, "buf": {"text": "bye\n", "len": 4}, "len": 4, "flags": "0", "dest_addr": None,
+        ("sendto", {"fd": fd, "buf": _buffer("bye\n"), "len": 4, "flags": "0", "dest_addr": None,
                     "addrlen": 0}, 4, None),
         ("recvfrom", {"fd": fd, "buf": {"text": "", "len": 0}, "len": 4096, "flags": "0", "src_addr": None,
                       "addrlen": None}, 0, None),

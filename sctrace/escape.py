@@ -83,4 +83,6 @@ def escape_for_terminal(text: str) -> str:
     is usually strace output that already uses them, and the aim is safety, not
     a reversible encoding.
     """
-    return _UNSAFE.sub(_escape_char, text)
+    # Nothing _UNSAFE matches is printable (controls, format characters and surrogates are Unicode's
+    # "Other"), so a printable text, the common case, is checked in one pass in C and returned as it is.
+    return text if text.isprintable() else _UNSAFE.sub(_escape_char, text)

@@ -110,3 +110,11 @@ def test_matches_strace_for_every_byte(tmp_path: Path, limit: int) -> None:
     assert len(seen) == len(payloads)
     for payload, text in zip(payloads, seen, strict=True):
         assert strace_quoted(payload, len(payload), limit) == text, payload
+
+
+def test_printable_text_needs_no_escape() -> None:
+    # escape_for_terminal returns a printable text as it is: so no character it must escape may be printable.
+    from sctrace.escape import _UNSAFE
+
+    assert [hex(c) for c in range(0x110000) if _UNSAFE.match(chr(c)) and chr(c).isprintable()] == []
+    assert escape_for_terminal("plain text, é, 中文") == "plain text, é, 中文"

@@ -352,6 +352,19 @@ def test_a_call_meets_only_the_rules_its_name_can_meet() -> None:
         assert apply_rules(call) == _every_rule(call), call
 
 
+def test_steps_made_the_fast_way_are_the_dataclass_s() -> None:
+    from sctrace.compare.normalize import _step, make_key
+
+    event = ev(0, "read", {"fd": 3})
+    call = changed(new_call("read", {"fd": "C1", "count": 9}, 1, None, True), ignored=(("count",),),
+                   rules=("buffer_size",), notes=("buffer size 9 (count)",), informational=True)
+    fast = _step("P1", call, "read(C1, 9) = 1", event)
+    slow = Step("P1", "read", {"fd": "C1", "count": 9}, 1, None, make_key("P1", "read", {"fd": "C1"}, 1, None),
+                "read(C1, 9) = 1", event, ["buffer_size"], ["buffer size 9 (count)"], True)
+    assert fast == slow
+    assert list(vars(fast)) == [f.name for f in dataclasses.fields(Step)]  # a field added is filled in too
+
+
 def test_calls_made_the_fast_way_are_the_dataclass_s() -> None:
     fast = new_call("read", {"fd": "C1"}, 1, None, True)
     assert fast == Call("read", {"fd": "C1"}, 1, None, stream=True)

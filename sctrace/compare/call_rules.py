@@ -17,6 +17,11 @@ READ_FLAGS = frozenset({"0"})
 WRITE_FLAGS = frozenset({"0", "MSG_NOSIGNAL"})  # MSG_NOSIGNAL only turns SIGPIPE into EPIPE
 TYPE_FLAGS = ("SOCK_CLOEXEC", "SOCK_NONBLOCK")
 STATE_READERS = frozenset({"getsockname", "getpeername", "getsockopt"})
+# The calls with a value-result length ({"in", "out"}: socklen_t the kernel rewrites, strace's [128 => 16]):
+# addrlen of accept, accept4, getsockname, getpeername, recvfrom; optlen of getsockopt; msg_namelen of
+# recvmsg and recvmmsg (sctrace/decode/net.py, msghdr.py; strace_args._VALUE_RESULT).
+VALUE_RESULT_CALLS = frozenset({"accept", "accept4", "getsockname", "getpeername", "recvfrom", "getsockopt",
+                                "recvmsg", "recvmmsg"})
 _CONTAINERS = (dict, list)
 
 
@@ -283,7 +288,8 @@ def buffer_size(call: Call) -> Call | None:
         for i, item in enumerate(args["msgvec"]):
             if isinstance(item, dict) and isinstance(item.get("msg_hdr"), dict):
                 places += _iov_sizes(item["msg_hdr"].get("iov"), ("msgvec", i, "msg_hdr", "iov"))
-    places += _value_results(args, (), call.ret is not None)
+    if name in VALUE_RESULT_CALLS:
+        places += _value_results(args, (), call.ret is not None)
     if call.ignored:
         places = [(p, v) for p, v in places if p not in call.ignored]
     if not places:

@@ -146,10 +146,27 @@ def normalize(trace: Trace, level: str = "semantic", *, endpoints: bool = False)
             gc.enable()
 
 
+_new_step = object.__new__
+
+
 def _step(proc: str, c: Call, text: str, ev: Event) -> Step:
-    args, ret, errno = c.args, c.ret, c.errno
-    key = "".join(_encode_key([proc, c.name, c.key_args() if c.ignored else args, ret, errno], 0))  # make_key
-    return Step(proc, c.name, args, ret, errno, key, text, ev, list(c.rules), list(c.notes), c.informational)
+    """Step(proc, c.name, c.args, c.ret, c.errno, key, text, ev, rules, notes, informational), made the fast
+    way (once per socket call): Step has no __post_init__, so its __dict__ is filled in field order."""
+    args, ret, errno, name = c.args, c.ret, c.errno, c.name
+    step = _new_step(Step)
+    values = step.__dict__
+    values["proc"] = proc
+    values["name"] = name
+    values["args"] = args
+    values["ret"] = ret
+    values["errno"] = errno
+    values["key"] = "".join(_encode_key([proc, name, c.key_args() if c.ignored else args, ret, errno], 0))
+    values["text"] = text
+    values["event"] = ev
+    values["rules"] = list(c.rules)
+    values["notes"] = list(c.notes)
+    values["informational"] = c.informational
+    return step
 
 
 def _process_roles(lanes: list[str]) -> list[str]:
