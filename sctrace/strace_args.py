@@ -71,6 +71,18 @@ _VALUE_RESULT = frozenset({("accept", "addrlen"), ("accept4", "addrlen"), ("gets
 _SYMBOLIC_ARGS = frozenset({"domain", "type", "protocol", "flags", "how", "level", "optname", "cmd"})
 
 
+# What strace -yy prints for a socket: the protocol's name and its addresses ("TCP:[1.2.3.4:5->...]",
+# "UNIX-STREAM:[...]", "NETLINK:[...]"; names from strace src/socketutils.c and the kernel's
+# sock_diag protocols, all capitals), or "socket:[inode]" when it could not ask the kernel.  Files are
+# paths, and other anonymous descriptors are lower case ("pipe:[...]", "anon_inode:[eventfd]").
+_SOCKET_ENDPOINT = re.compile(r"(?:socket|[A-Z][A-Za-z0-9_/-]*):\[")
+
+
+def is_socket_endpoint(endpoint: str | None) -> bool:
+    """Whether strace's -yy description of a descriptor is a socket's."""
+    return endpoint is not None and _SOCKET_ENDPOINT.match(endpoint) is not None
+
+
 class ParseError(ValueError):
     """Text that does not follow strace's notation; the caller decides how bad that is."""
 
@@ -445,6 +457,43 @@ def _cmsg(f: dict[str, Any]) -> dict[str, Any]:
 
 
 # A whole argument list.
+
+
+def decorated_sockets(text: str) -> dict[str, str]:
+    """Descriptor (as a string) -> endpoint, for each socket descriptor -yy decorated in ``text``.
+
+    These are descriptors an argument carries (socketpair's pair, SCM_RIGHTS):
+    the trace keeps what the kernel said about them (Event.info["fd_endpoints"]).
+    Quoted strings are skipped, since a payload may hold "3<" too.
+    """
+    found: dict[str, str] = {}
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            try:
+                i = skip_string(text, i)
+            except ParseError:
+                return found
+            continue
+        if c.isdigit() and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_.")):
+            j = i
+            while j < n and text[j].isdigit():
+                j += 1
+            if j < n and text[j] == "<":
+                try:
+                    end = skip_decoration(text, j)
+                except ParseError:
+                    return found
+                endpoint = text[j + 1:end - 1]
+                if is_socket_endpoint(endpoint):
+                    found[text[i:j]] = endpoint
+                i = end
+                continue
+            i = j
+            continue
+        i += 1
+    return found
 
 
 def fd_and_endpoint(arg: str) -> tuple[int | None, str | None]:

@@ -18,11 +18,19 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sctrace.strace_args import FD_SYSCALLS, PID_RETURNING, ParseError, decode_args, fd_and_endpoint, scan
+from sctrace.strace_args import (
+    FD_SYSCALLS,
+    PID_RETURNING,
+    ParseError,
+    decode_args,
+    decorated_sockets,
+    fd_and_endpoint,
+    scan,
+)
 from sctrace.strace_args import skip_decoration as _skip_decoration
 from sctrace.trace import Event, Header, Trace, TraceFormatError
 
-__all__ = ["parse_strace_log", "looks_like_strace_log"]
+__all__ = ["LogParser", "parse_strace_log", "looks_like_strace_log"]
 
 # pid column: "1234 " (-o with -f), "[pid  1234] " (stderr), optionally "<comm>" (-Y).
 # Timestamps: "12:00:01" (-t), "12:00:01.123456" (-tt), "1700000000.123456" (-ttt),
@@ -61,6 +69,9 @@ _RET = re.compile(r"(\?|0x[0-9a-fA-F]+|-?\d+)")
 _ERRNO = re.compile(r"\s+(E[A-Z0-9_]+|\(errno \d+\))")
 _UNKNOWN = -1  # the first process's pid until a line reveals it
 _FORK_CALLS = ("clone", "clone3", "fork", "vfork")
+# Calls that give the process new descriptors in their arguments (socketpair's pair, SCM_RIGHTS
+# received): the sockets among them are kept in info["fd_endpoints"], as the ptrace backend does.
+_CARRY_FDS = frozenset({"socketpair", "recvmsg", "recvmmsg"})
 
 
 @dataclass
@@ -348,10 +359,17 @@ def _syscall(pid: int, t: float, name: str, args_text: str, ret: int | None,
              errno: str | None, ret_endpoint: str | None) -> Event:
     args = decode_args(name, args_text, ret)
     fd = endpoint = None
+    first = ""
     if name in FD_SYSCALLS and args_text:
-        fd, endpoint = fd_and_endpoint(_first_arg(args_text))
-    return Event("syscall", 0, pid, t, name=name, args=args, ret=ret, errno=errno, fd=fd,
-                 endpoint=endpoint, ret_endpoint=ret_endpoint)
+        first = _first_arg(args_text)
+        fd, endpoint = fd_and_endpoint(first)
+    event = Event("syscall", 0, pid, t, name=name, args=args, ret=ret, errno=errno, fd=fd,
+                  endpoint=endpoint, ret_endpoint=ret_endpoint)
+    if name in _CARRY_FDS and ret is not None and ret >= 0:
+        carried = decorated_sockets(args_text[len(first):])
+        if carried:
+            event.info["fd_endpoints"] = carried
+    return event
 
 
 def _first_arg(args_text: str) -> str:
@@ -413,34 +431,57 @@ def _split_prefix(text: str) -> tuple[str | None, str | None, str]:
     return pid, ts, text[m.end():]
 
 
-def parse_strace_log(lines: Iterable[str], source: str = "<strace>") -> Trace:
-    """Read strace's text output (one log, any common flags) as a Trace.
+class LogParser:
+    """Reads an strace log line by line; the events read so far are in ``events``.
 
-    Raises TraceFormatError(source, line, reason) for a line that is not
-    strace output or was cut off, including a last line without its newline.
+    parse_strace_log reads a whole file with it; the strace backend feeds it
+    strace's output as it comes and takes the new events after each line
+    (``reader.events`` only grows until ``finish``).
     """
-    reader = _Reader(source)
-    carry: tuple[int, str | None, str | None, str] | None = None  # a line strace's stderr split
-    lineno = 0
-    for lineno, raw in enumerate(lines, 1):
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.reader = _Reader(source)
+        self.carry: tuple[int, str | None, str | None, str] | None = None  # a line strace's stderr split
+        self.done = False  # a -C summary table began: the trace is over
+
+    @property
+    def events(self) -> list[Event]:
+        return self.reader.events
+
+    def pending_forks(self) -> dict[int, tuple[str, str]]:
+        """The processes inside a clone/fork/vfork that has not returned yet: pid -> (call, its text so far)."""
+        return {pid: (p.name, p.text) for pid, p in self.reader.pending.items() if p.name in _FORK_CALLS}
+
+    def flush_pending(self) -> None:
+        """The log is over: each call still open is kept, with no result (its process ended inside it)."""
+        for pid in list(self.reader.pending):
+            self.reader.flush(pid)
+
+    def feed(self, lineno: int, raw: str) -> None:
+        """One line of the log (its newline may be there or not)."""
+        if self.done:
+            return
+        reader, source = self.reader, self.source
         text = raw.rstrip("\r\n")
-        if carry is not None:
-            start, pid_text, ts, head = carry
-            carry = None
+        if self.carry is not None:
+            start, pid_text, ts, head = self.carry
+            self.carry = None
             body = head + text
         else:
             if not text.strip():
-                continue
+                return
             if text.startswith((" > ", " | ")):  # -k stack frames, -e read=/write= dumps
-                continue
+                return
             if _SUMMARY.match(text):  # -C: the trace is over, a table of counts follows
-                break
+                self.done = True
+                return
             start = lineno
             if _DIAGNOSTIC.match(text):
                 m = _PROCESS.fullmatch(text)
                 if m:
                     reader.process_message(int(m.group(1)), m.group(2))
-                continue  # strace's other diagnostics are not events
+                return  # strace's other diagnostics are not events
             pid_text, ts, body = _split_prefix(text)
         spliced = _SPLICED.fullmatch(body) if "strace: Process " in body else None
         if spliced:
@@ -450,15 +491,30 @@ def parse_strace_log(lines: Iterable[str], source: str = "<strace>") -> Trace:
             msg = _PROCESS.fullmatch(spliced.group("msg"))
             assert msg is not None
             reader.process_message(int(msg.group(1)), msg.group(2))
-            carry = (start, str(pid) if pid != _UNKNOWN else None, None, spliced.group("head"))
-            continue
+            self.carry = (start, str(pid) if pid != _UNKNOWN else None, None, spliced.group("head"))
+            return
         try:
             reader.line(start, pid_text, ts, body)
         except ParseError as exc:
             raise TraceFormatError(source, start, str(exc)) from None
-    if carry is not None:
-        raise TraceFormatError(source, carry[0], "cut off: the log ends inside a line")
-    return Trace(Header(argv=[], backend="strace", program=source), reader.finish())
+
+    def end(self) -> None:
+        """The log is over: a line it split and never continued is an error."""
+        if self.carry is not None:
+            raise TraceFormatError(self.source, self.carry[0], "cut off: the log ends inside a line")
+
+
+def parse_strace_log(lines: Iterable[str], source: str = "<strace>") -> Trace:
+    """Read strace's text output (one log, any common flags) as a Trace.
+
+    Raises TraceFormatError(source, line, reason) for a line that is not
+    strace output or was cut off, including a last line without its newline.
+    """
+    parser = LogParser(source)
+    for lineno, raw in enumerate(lines, 1):
+        parser.feed(lineno, raw)
+    parser.end()
+    return Trace(Header(argv=[], backend="strace", program=source), parser.reader.finish())
 
 
 _LOOKS = re.compile(r"(?:[A-Za-z_]\w*|\?\?\?)\(|<\.\.\. \S+ resumed>|\+\+\+ |--- |" + _ME)

@@ -22,6 +22,11 @@ SCHEMA = 1
 
 # Event types other than "syscall".  A process event has no name/args/ret.
 PROCESS_EVENT_TYPES = ("fork", "exec", "exit", "killed", "signal", "detached")
+# --packets: a packet on the program's loopback (pid 0; its fields in info, see sctrace/packets.py).
+PACKET_EVENT = "packet"
+# --states: a connection the program closed changed state later (info: endpoint, tcp_state; tcpstates.py).
+# A syscall event on a TCP socket carries its state after the call as info["tcp_state"].
+STATE_EVENT = "state"
 _SYSCALL_KEYS = frozenset({"type", "seq", "pid", "t", "name", "args", "ret", "errno", "fd", "endpoint", "ret_endpoint"})
 
 
@@ -92,7 +97,9 @@ class Event:
     began (strace -yy's text, e.g. ``TCP:[127.0.0.1:1234->127.0.0.1:45500]``).
     ``ret_endpoint`` describes a socket descriptor the call returned (socket,
     accept, accept4).  ``info`` holds what a process event carries (child pid,
-    exit code, signal name, argv of an exec).
+    exit code, signal name, argv of an exec), or a packet event's fields
+    (docs/trace-format.md; TCP's numbers are ``tcp_seq``/``tcp_ack``, since
+    ``seq`` is the event's own place in the trace).
     """
 
     type: str
@@ -177,8 +184,15 @@ class Trace:
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
-        with open(path, encoding="utf-8", errors="strict") as f:
-            return cls.parse(f, str(path))
+        """A saved JSON Lines trace; TraceFormatError (file, line, why) for one that cannot be read.
+
+        A UTF-8 byte-order mark (some editors add one) is skipped, and CRLF line ends are read as LF.
+        """
+        try:
+            with open(path, encoding="utf-8-sig", errors="strict") as f:
+                return cls.parse(f, str(path))
+        except UnicodeDecodeError:
+            raise TraceFormatError(str(path), _first_undecodable_line(path), "not UTF-8 text") from None
 
     @classmethod
     def parse(cls, lines: Iterable[str], source: str = "<trace>") -> Trace:
@@ -282,6 +296,8 @@ class _Records:
         marker = os.urandom(16).hex()
         separator = f',"{marker}",'
         while chunk := list(islice(self.it, self.CHUNK)):
+            if self.lines == 0 and chunk[0].startswith("\ufeff"):  # a byte-order mark: not part of the JSON
+                chunk[0] = chunk[0][1:]
             numbered = [(n, line) for n, line in enumerate(chunk, self.lines + 1) if line.strip()]
             self.lines += len(chunk)
             values: Any = None
@@ -305,3 +321,56 @@ class _Records:
 def dumps_line(obj: dict[str, Any]) -> str:
     """One JSON Lines record.  ensure_ascii keeps control bytes escaped in files."""
     return json.dumps(obj, ensure_ascii=True, separators=(", ", ": ")) + "\n"
+
+
+def _first_undecodable_line(path: str | Path) -> int:
+    """The number of the first line of a file that is not UTF-8 (for the error that names it)."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
+
+
+def sniff_trace_file(path: str | Path) -> str | None:
+    """What a file holds, judged by its content: "jsonl" (a saved trace), "strace" (an strace log),
+    "empty", or None (something else: a program, for commands that take either).
+
+    Commands that take a saved trace call this first, so that an empty or
+    broken trace is reported as a trace (with its line), not run as a program.
+    """
+    head: list[str] = []
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            for line in f:  # up to the first line that is not blank
+                head.append(line)
+                if line.strip():
+                    break
+                if len(head) > 1000:
+                    return None
+    except (OSError, ValueError):
+        return None
+    if not head or not head[-1].strip():
+        return "empty"
+    if head[-1].lstrip().startswith("{"):
+        return "jsonl"
+    from sctrace.strace_log import looks_like_strace_log
+
+    return "strace" if looks_like_strace_log(head) else None
+
+
+def load_trace_file(path: str | Path) -> Trace:
+    """A saved trace: sctrace's JSON Lines or an strace log, told apart by content.
+
+    Raises TraceFormatError naming the file and line of what cannot be read
+    (an empty file, a corrupt or newer JSONL record, an strace line cut off).
+    """
+    kind = sniff_trace_file(path)
+    if kind == "strace":
+        from sctrace.strace_log import parse_strace_log
+
+        with open(path, encoding="utf-8-sig", errors="surrogateescape") as f:
+            return parse_strace_log(f, str(path))
+    return Trace.load(path)

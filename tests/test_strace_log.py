@@ -854,7 +854,21 @@ RUNS: list[tuple[str, list[str], bool]] = [
     ("no-f-yy", ["-yy", "-e", f"trace={TRACED}"], False),
     ("f-r-T", ["-f", "-r", "-T", "-e", f"trace={TRACED}"], False),
     ("f-all-calls", ["-f", "-yy", "-tt", "-T", "-s", "100"], False),
+    ("no-f-plain", ["-e", f"trace={TRACED}"], False),  # no pids, no times, no descriptors decoded
+    ("f-ttt-s8", ["-f", "-ttt", "-s", "8", "-e", f"trace={TRACED}"], False),
 ]
+
+
+def string_limit(options: list[str]) -> int:
+    return int(options[options.index("-s") + 1]) if "-s" in options else 32
+
+
+def payload(options: list[str]) -> dict[str, Any]:
+    """The PROGRAM's PAYLOAD as the trace holds it under these options (-s may cut it short)."""
+    if string_limit(options) < 14:
+        assert string_limit(options) == 8
+        return {"text": 'ping \\"q\\"', "len": 14, "truncated": True}
+    return {"text": 'ping \\"q\\"\\t\\\\\\0\\377\\n7', "len": 14}
 
 
 @pytest.fixture(scope="module", params=RUNS, ids=[r[0] for r in RUNS])
@@ -920,7 +934,7 @@ def test_real_log_tcp_exchange(real: dict[str, Any]) -> None:
     assert facts["refused"] == 111
 
     sends = [e for e in calls(trace, "sendto", pid) if e.fd == connects[0].fd]
-    assert sends[0].args["buf"] == {"text": 'ping \\"q\\"\\t\\\\\\0\\377\\n7', "len": 14}
+    assert sends[0].args["buf"] == payload(real["options"])
     assert sends[0].ret == 14 and sends[0].args["len"] == 14
 
     if real["name"].startswith("no-f"):
@@ -939,7 +953,7 @@ def test_real_log_tcp_exchange(real: dict[str, Any]) -> None:
         assert sends[0].endpoint == f"TCP:[127.0.0.1:{cport}->127.0.0.1:{port}]"
     recv = calls(trace, "recvfrom", tid)[0]
     assert recv.fd == accept.ret
-    assert recv.args["buf"] == {"text": 'ping \\"q\\"\\t\\\\\\0\\377\\n7', "len": 14} and recv.ret == 14
+    assert recv.args["buf"] == payload(real["options"]) and recv.ret == 14
     # The server thread's accept was split by the main thread's calls and merged back.
     assert "accept4(3" in real["text"] and "<... accept4 resumed>" in real["text"]
     forks = [e for e in trace.events if e.type == "fork"]
@@ -980,7 +994,7 @@ def test_real_log_other_families(real: dict[str, Any]) -> None:
     if "65500" in real["options"]:
         assert big.args["buf"] == {"text": "A" * 40000, "len": 40000}
     else:
-        limit = 100 if "100" in real["options"] else 32
+        limit = string_limit(real["options"])
         assert big.args["buf"] == {"text": "A" * limit, "len": 40000, "truncated": True}
 
     abstract = [e for e in calls(trace, "bind", pid) if e.args["addr"]["family"] == "AF_UNIX"][0]
@@ -1028,3 +1042,52 @@ def test_real_log_process_lines_and_time(real: dict[str, Any]) -> None:
             "socketpair",
         ):
             assert "raw" not in json.dumps(e.args), e.to_json()
+
+
+def test_real_log_cut_off_in_the_middle_of_a_line(real: dict[str, Any], tmp_path: Path) -> None:
+    """A log that ends inside a line (strace killed, a copy cut short) is refused, naming that line."""
+    lines = real["text"].splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "sendto(" in line and "ping" in line)
+    cut = tmp_path / "cut.log"
+    cut.write_text("".join(lines[:at]) + lines[at][: lines[at].index("ping") + 2])
+    with open(cut) as f, pytest.raises(TraceFormatError) as info:
+        parse_strace_log(f, str(cut))
+    assert (info.value.source, info.value.line) == (str(cut), at + 1)
+
+
+def test_real_log_socketpair_keeps_its_endpoints(real: dict[str, Any]) -> None:
+    """With -yy the pair's descriptors are described, as the ptrace backend's fd_endpoints."""
+    pair = calls(real["trace"], "socketpair", real["pid"])[0]
+    options = real["options"]
+    if "-yy" in options or "-y" in options:  # -y names a socket by its inode only
+        first, second = (str(fd) for fd in pair.args["sv"])
+        endpoints = pair.info["fd_endpoints"]
+        assert set(endpoints) == {first, second}
+        prefix = "UNIX-STREAM:[" if "-yy" in options else "socket:["
+        assert all(e.startswith(prefix) for e in endpoints.values()), endpoints
+    else:
+        assert "fd_endpoints" not in pair.info
+
+
+KILLED = """
+import os, signal, socket
+socket.socket().close()
+os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+@pytest.mark.parametrize("options", [["-f", "-ttt"], []], ids=["f-ttt", "plain"])
+def test_real_log_killed_by_a_signal(tmp_path: Path, options: list[str]) -> None:
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    log = tmp_path / "killed.log"
+    done = subprocess.run([strace, *options, "-e", "trace=socket,close", "-o", str(log), sys.executable, "-c",
+                           KILLED], capture_output=True, timeout=60)
+    assert done.returncode == 128 + 15 or done.returncode < 0, done.stderr  # strace dies as its tracee did
+    lines = log.read_text().splitlines(keepends=True)
+    trace = parse_strace_log(lines, "killed.log")
+    tail = [(e.type, e.name or e.info.get("signal"), e.info.get("core", False)) for e in trace.events][-4:]
+    assert tail[-2:] == [("signal", "SIGTERM", False), ("killed", "SIGTERM", False)]
+    assert ("syscall", "socket", False) in tail
+    assert trace.events[-1].info == {"signal": "SIGTERM", "core": False}
