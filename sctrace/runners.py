@@ -2,7 +2,9 @@
 
 Adding a language is one row of RUNNERS.  ``version_args`` print the
 interpreter's version on stdout (recorded in the trace header); ``package`` is
-what the error message tells the user to install (Debian's name).
+what the error message tells the user to install (Debian's name).  A compiled
+language names its compiler as the interpreter: sctrace/build.py builds the
+program into a private directory before tracing, and the binary is what runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Runner:
     interpreter: str
     package: str
     version_args: tuple[str, ...]
+    compiled: bool = False  # the interpreter is a compiler: build first (sctrace/build.py), trace the binary
 
 
 RUNNERS: dict[str, Runner] = {
@@ -30,6 +33,9 @@ RUNNERS: dict[str, Runner] = {
     ".pl": Runner("perl", "perl", "perl", ("-e", "print substr($^V, 1)")),
     ".rb": Runner("ruby", "ruby", "ruby", ("-e", "print RUBY_VERSION")),
     ".sh": Runner("bash", "bash", "bash", ("-c", "echo ${BASH_VERSION%%(*}")),
+    # gcc (and clang) print their bare version for -dumpfullversion; build.py has the build commands.
+    ".c": Runner("c", "cc", "gcc", ("-dumpfullversion",), compiled=True),
+    ".go": Runner("go", "go", "golang-go", ("env", "GOVERSION"), compiled=True),
 }
 
 
@@ -43,6 +49,7 @@ class Launch:
     language: str | None
     interpreter: str | None
     version_args: tuple[str, ...] = ()
+    compiled: bool = False  # program is a source file: interpreter builds it (build.py), argv[0] and path follow
 
     def start_version_probe(self) -> subprocess.Popen[str] | None:
         """Ask the interpreter its version, in parallel with the trace (it is not traced)."""
@@ -78,6 +85,8 @@ def resolve(program: str, args: list[str], interpreter: str | None = None) -> La
             raise SctraceError(f"interpreter {interpreter} not found; check --interpreter", ExitStatus.NO_INTERPRETER)
         language = runner.language if runner else None
         version = runner.version_args if runner else ()
+        if runner is not None and runner.compiled:  # --interpreter names the compiler
+            return Launch([program, *args], program, program, language, interp_path, version, compiled=True)
         return Launch([interpreter, program, *args], interp_path, program, language, interp_path, version)
     if runner is not None:
         interp_path = shutil.which(runner.interpreter)
@@ -87,6 +96,9 @@ def resolve(program: str, args: list[str], interpreter: str | None = None) -> La
                 f"(apt-get install {runner.package}) or give --interpreter PATH",
                 ExitStatus.NO_INTERPRETER,
             )
+        if runner.compiled:
+            return Launch([program, *args], program, program, runner.language, interp_path, runner.version_args,
+                          compiled=True)
         return Launch(
             [runner.interpreter, program, *args], interp_path, program, runner.language, interp_path,
             runner.version_args,
