@@ -2,7 +2,8 @@
 # Installation steps shared by scripts/test and scripts/demo; source it, don't run it.
 #
 # Installs what is missing and is silent when everything is already there:
-#   - Debian packages for the interpreters the tests trace (php-cli, strace, nodejs, perl, ruby);
+#   - Debian packages for the interpreters the tests trace (php-cli, strace, nodejs, perl, ruby) and
+#     tcpdump, the reference for --packets;
 #   - a virtual environment at .venv with the project installed editable with its test extras,
 #     reinstalled when pyproject.toml changes (its hash is kept in .venv/.sctrace-installed).
 # Expects `set -euo pipefail` from the caller; leaves the current directory at the repo root.
@@ -45,12 +46,17 @@ _sctrace_apt_install() {
 }
 
 # command -> Debian package
-for _sctrace_pair in php:php-cli strace:strace node:nodejs perl:perl ruby:ruby python3:python3; do
+for _sctrace_pair in php:php-cli strace:strace node:nodejs perl:perl ruby:ruby python3:python3 tcpdump:tcpdump; do
     if ! command -v "${_sctrace_pair%%:*}" >/dev/null 2>&1; then
         _sctrace_apt_install "${_sctrace_pair#*:}"
     fi
 done
 unset _sctrace_pair
+# Optional: the HTML report's browser test needs Debian's chromium (large: about 300 MB with what it
+# pulls in), so it is installed only when asked for; without it that test skips and says why.
+if [ "${SCTRACE_BROWSER_TESTS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+    _sctrace_apt_install chromium
+fi
 
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
     # Debian's python3 has no ensurepip until python3-venv is installed.

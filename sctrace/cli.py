@@ -31,6 +31,13 @@ app = typer.Typer(
 class TraceFormat(str, Enum):
     text = "text"
     jsonl = "jsonl"
+    html = "html"
+    mermaid = "mermaid"
+
+
+class Backend(str, Enum):
+    ptrace = "ptrace"
+    strace = "strace"
 
 
 @app.callback()
@@ -68,6 +75,22 @@ def open_output(path: Path | None) -> IO[str]:
                            ExitStatus.CANNOT_WRITE) from None
 
 
+def check_writable(path: Path | None, option: str = "-o FILE") -> None:
+    """Fail now, in one line, when open_output(path) would fail later: before minutes of tracing."""
+    if path is None or str(path) == "-":
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    problem = None
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not parent.is_dir():
+        problem = f"no directory {parent}"
+    elif not os.access(path if path.exists() else parent, os.W_OK):
+        problem = "permission denied"
+    if problem:
+        raise SctraceError(f"cannot write {path}: {problem}; choose another {option}", ExitStatus.CANNOT_WRITE)
+
+
 @app.command(
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
     no_args_is_help=True,
@@ -75,7 +98,7 @@ def open_output(path: Path | None) -> IO[str]:
 def trace(
     program: Annotated[str, typer.Argument(help="The program: a .php/.py/.js/.pl/.rb/.sh script or an executable.")],
     args: Annotated[Optional[list[str]], typer.Argument(help="Its arguments.")] = None,  # noqa: UP045
-    format: Annotated[TraceFormat, typer.Option("--format", "-f", help="text (strace-like) or jsonl.")] = (
+    format: Annotated[TraceFormat, typer.Option("--format", "-f", help="text (strace-like), jsonl, html, mermaid.")] = (
         TraceFormat.text
     ),
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the trace here (- for stdout; default stderr).")] = None,  # noqa: E501,UP045
@@ -86,6 +109,10 @@ def trace(
     interpreter: Annotated[Optional[str], typer.Option("--interpreter", help="Run the program with this interpreter.")] = None,  # noqa: E501,UP045
     no_seccomp: Annotated[bool, typer.Option("--no-seccomp", help="Stop at every call (slower; for kernels without seccomp).")] = False,  # noqa: E501
     no_pin: Annotated[bool, typer.Option("--no-pin", help="Let the program's threads use every CPU (tracing is slower).")] = False,  # noqa: E501
+    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (run strace and read its output).")] = Backend.ptrace,  # noqa: E501
+    states: Annotated[bool, typer.Option("--states", help="Show the kernel's TCP state after each call on a TCP socket.")] = False,  # noqa: E501
+    packets: Annotated[bool, typer.Option("--packets", help="Show the program's loopback packets among its calls (tcpdump's notation).")] = False,  # noqa: E501
+    pcap: Annotated[Optional[str], typer.Option("--pcap", metavar="FILE", help="Write the program's loopback packets to FILE (pcap).")] = None,  # noqa: E501,UP045
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run PROGRAM under ptrace and report its socket system calls as they happen."""
@@ -94,10 +121,12 @@ def trace(
     from sctrace.tracer import TraceOptions
 
     options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls,
-                           use_seccomp=not no_seccomp, pin_cpu=not no_pin)
+                           use_seccomp=not no_seccomp, pin_cpu=not no_pin, states=states,
+                           packets=packets, pcap=pcap, netns=packets or pcap is not None)
     out = open_output(output)
     result = trace_program(program, args or [], options=options, renderer=RENDERERS[format.value](out),
-                           interpreter=interpreter, timeout=timeout, want_version=format is TraceFormat.jsonl)
+                           interpreter=interpreter, timeout=timeout,
+                           want_version=format in (TraceFormat.jsonl, TraceFormat.html), backend=backend.value)
     for notice in result.notices:
         print(f"sctrace: {notice}", file=sys.stderr)
     if result.interrupted:
@@ -109,6 +138,8 @@ class CompareFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    html = "html"
+    mermaid = "mermaid"
 
 
 class Level(str, Enum):
@@ -122,13 +153,17 @@ def compare(
     left: Annotated[Optional[str], typer.Argument(help="A program (.php, .py, ...) or a saved trace.")] = None,  # noqa: UP045
     right: Annotated[Optional[str], typer.Argument(help="The program or saved trace to compare it with.")] = None,  # noqa: UP045,E501
     level: Annotated[Level, typer.Option("--level", help="raw, stable or semantic.")] = Level.semantic,
-    format: Annotated[CompareFormat, typer.Option("--format", "-f", help="text, json or markdown.")] = CompareFormat.text,  # noqa: E501
+    format: Annotated[CompareFormat, typer.Option("--format", "-f", help="text, json, markdown, html or mermaid.")] = CompareFormat.text,  # noqa: E501
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the comparison here.")] = None,  # noqa: UP045
     send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
     reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
     client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against each server, traced in its own lane.")] = None,  # noqa: UP045,E501
     server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for each client, traced in its own lane.")] = None,  # noqa: UP045,E501
+    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
+    states: Annotated[bool, typer.Option("--states", help="Show the kernel's TCP state after each call on a TCP socket (never a difference).")] = False,  # noqa: E501
+    packets: Annotated[bool, typer.Option("--packets", help="Capture each side's loopback packets into its trace (HTML, Mermaid, JSON events).")] = False,  # noqa: E501
+    pcap: Annotated[Optional[str], typer.Option("--pcap", metavar="FILE", help="Write each side's packets to FILE (.left/.right before the extension).")] = None,  # noqa: UP045,E501
     rules: Annotated[bool, typer.Option("--rules", help="List the equivalence rules and exit.")] = False,
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
@@ -149,7 +184,14 @@ def compare(
     from sctrace.drive import DriveOptions
     from sctrace.render import COMPARE_RENDERERS
 
-    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server)
+    check_writable(output)  # a report that cannot be written is said before anything runs
+    if pcap is not None:
+        from sctrace.pcap import side_path
+
+        for side in ("left", "right"):
+            check_writable(Path(side_path(pcap, side)), "--pcap FILE")
+    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states,
+                         packets=packets, pcap=pcap, backend=backend.value)
     notices: list[str] = []
     try:
         comparison = run_compare(left, right, level=level.value, drive=drive, notices=notices)
@@ -164,6 +206,132 @@ def compare(
     COMPARE_RENDERERS[format.value](comparison, summarize(comparison), out, width=width, color=color)
     out.flush()
     raise typer.Exit(status_of(comparison))
+
+
+@app.command(context_settings={"ignore_unknown_options": True}, no_args_is_help=True)
+def record(
+    program: Annotated[str, typer.Argument(help="The program: a .php/.py/.js/.pl/.rb/.sh script or an executable.")],
+    args: Annotated[Optional[list[str]], typer.Argument(help="Its arguments (after -- when they look like options).")] = None,  # noqa: E501,UP045
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="Write the golden trace here (- for stdout).")] = "-",  # noqa: E501
+    level: Annotated[Level, typer.Option("--level", help="stable or semantic.")] = Level.semantic,
+    send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
+    reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the program has to listen or connect.")] = 10.0,  # noqa: E501
+    client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server, traced in its own lane.")] = None,  # noqa: UP045,E501
+    server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client, traced in its own lane.")] = None,  # noqa: UP045,E501
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+) -> None:
+    """Run PROGRAM (given its peer, as compare does) and write its socket calls as a golden trace for check.
+
+    The file is normalized (no pids, descriptors, ports, inodes or timings): the same from run to run.
+    """
+    from sctrace import golden
+    from sctrace.drive import DriveOptions
+
+    check_writable(None if output == "-" else Path(output))  # said before anything runs, as by compare
+    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server)
+    try:
+        recording = golden.record(program, args or [], level=level.value, drive=drive)
+    except SctraceError as exc:  # like compare and check: any trouble is status 2
+        raise SctraceError(exc.message, ExitStatus.USAGE) from None
+    for notice in dict.fromkeys(recording.notices):
+        print(f"sctrace: {notice}", file=sys.stderr)
+    golden.write(recording.golden, output)
+
+
+@app.command(no_args_is_help=True)
+def check(
+    program: Annotated[str, typer.Argument(help="The program to run again.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The golden trace made by sctrace record.")],
+    level: Annotated[Optional[Level], typer.Option("--level", help="The level FILE was made at (default: FILE's).")] = None,  # noqa: E501,UP045
+    send: Annotated[Optional[str], typer.Option("--send", help="What the peer client sends (default: as recorded).")] = None,  # noqa: E501,UP045
+    reply: Annotated[Optional[str], typer.Option("--reply", help="What the peer server replies (default: as recorded).")] = None,  # noqa: E501,UP045
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the program has to listen or connect.")] = 10.0,  # noqa: E501
+    client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server (default: as recorded).")] = None,  # noqa: UP045,E501
+    server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client (default: as recorded).")] = None,  # noqa: UP045,E501
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+) -> None:
+    """Run PROGRAM again and compare its socket calls with the golden trace FILE.
+
+    Exit status: 0 they match, 1 they differ (shown side by side, as compare shows it), 2 trouble.
+    """
+    from sctrace import golden
+    from sctrace.compare.align import summarize
+    from sctrace.render import COMPARE_RENDERERS
+
+    try:
+        result = golden.check(program, file, level=level.value if level is not None else None,
+                              send=None if send is None else _unescape(send),
+                              reply=None if reply is None else _unescape(reply),
+                              client=client, server=server, timeout=timeout)
+    except SctraceError as exc:  # like compare (diff(1)): any trouble is status 2
+        raise SctraceError(exc.message, ExitStatus.USAGE) from None
+    for notice in dict.fromkeys(result.recording.notices):
+        print(f"sctrace: {notice}", file=sys.stderr)
+    summary = summarize(result.comparison)
+    if result.status == 0:
+        print(f"{file}: matches ({summary})")
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        COMPARE_RENDERERS["text"](result.comparison, summary, sys.stdout, width=None if sys.stdout.isatty() else 160,
+                                  color=color)
+    sys.stdout.flush()
+    raise typer.Exit(result.status)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def demo(ctx: typer.Context) -> None:
+    """The seed lecture in one command: compare server1.php with server1.py, TCP states and packets included.
+
+    Any option of compare applies: sctrace demo --format html -o report.html
+    """
+    from sctrace.demo import demo_argv
+
+    command = typer.main.get_command(app)
+    compare_command = command.commands["compare"] if isinstance(command, click.Group) else command
+    options = {opt for param in compare_command.params for opt in getattr(param, "opts", [])}
+    raise typer.Exit(run(demo_argv(ctx.args, options)))
+
+
+class MatrixFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def matrix(
+    programs: Annotated[list[str], typer.Argument(help="Programs (.c, .go, .php, .py, .js, ...) or saved traces: a column each.")],  # noqa: E501
+    format: Annotated[MatrixFormat, typer.Option("--format", "-f", help="text, markdown or json.")] = MatrixFormat.text,  # noqa: E501
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the matrix here.")] = None,  # noqa: UP045
+    send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
+    reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+) -> None:
+    """Run several programs (or load traces): their socket calls, a column per program, a row per life-cycle step.
+
+    Exit status: 0 the matrix was made, 2 trouble (a program that cannot be run or built, a bad trace,
+    a report that cannot be written).
+    """
+    import shutil
+
+    from sctrace.drive import DriveOptions
+    from sctrace.matrix import build_matrix, render
+
+    notices: list[str] = []
+    try:
+        check_writable(output)
+        made = build_matrix(programs, drive=DriveOptions(_unescape(send), _unescape(reply), timeout), notices=notices)
+        out = sys.stdout if output is None else open_output(output)
+    except SctraceError as exc:  # any trouble is status 2, as for compare
+        raise SctraceError(exc.message, ExitStatus.USAGE) from None
+    for notice in dict.fromkeys(notices):
+        print(f"sctrace: {notice}", file=sys.stderr)
+    terminal = output is None and sys.stdout.isatty()
+    render(made, format.value, out, width=shutil.get_terminal_size().columns if terminal else None,
+           color=terminal and "NO_COLOR" not in os.environ)
+    out.flush()
 
 
 def _unescape(text: str) -> bytes:

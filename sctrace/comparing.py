@@ -23,7 +23,7 @@ from sctrace.compare.model import Comparison, Side
 from sctrace.drive import DriveOptions, Driver, Exchange
 from sctrace.runners import RUNNERS
 from sctrace.status import ExitStatus, SctraceError
-from sctrace.trace import Trace, TraceFormatError
+from sctrace.trace import Trace, TraceFormatError, load_trace_file, sniff_trace_file
 
 
 @dataclass
@@ -36,31 +36,16 @@ class SideRun:
 
 
 def is_saved_trace(path: str) -> bool:
-    """A file is a saved trace, not a program, when its content says so."""
+    """A file is a saved trace (JSON Lines or an strace log, or an empty file meant as one), not a program,
+    when its content says so; a file with a runner's extension is always a program."""
     if os.path.splitext(path)[1].lower() in RUNNERS or not os.path.isfile(path):
         return False
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            head = [f.readline() for _ in range(5)]
-    except OSError:
-        return False
-    if head[0].lstrip().startswith("{"):
-        return True
-    from sctrace.strace_log import looks_like_strace_log
-
-    return looks_like_strace_log(head)
+    return sniff_trace_file(path) is not None
 
 
 def load_saved(path: str) -> Trace:
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            first = f.readline()
-            f.seek(0)
-            if first.lstrip().startswith("{"):
-                return Trace.parse(f, path)
-            from sctrace.strace_log import parse_strace_log
-
-            return parse_strace_log(f, path)
+        return load_trace_file(path)
     except TraceFormatError as exc:
         raise SctraceError(f"{exc}; not a trace sctrace can read", ExitStatus.USAGE) from None
 
@@ -73,13 +58,19 @@ def _keep_output_apart(out: str) -> None:
         os.close(target)
 
 
-def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, timeout: float, out: str) -> None:
-    """Trace program (driven by driver); write its trace (out.jsonl) and what happened (out.json)."""
+def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, timeout: float, out: str, *,
+                  states: bool = False, packets: bool = False, pcap: str | None = None,
+                  backend: str = "ptrace") -> None:
+    """Trace program (driven by driver); write its trace (out.jsonl) and what happened (out.json).
+
+    states, packets, pcap: as trace --states/--packets/--pcap (packets are captured by one tracer per
+    network namespace: the side's, never its peer's, which shares the namespace and would see them again).
+    """
     from sctrace.session import trace_program
     from sctrace.tracer import TraceOptions
 
-    options = TraceOptions(string_limit=4096, netns=netns, cpu=cpu)
-    result = trace_program(program, [], options=options, observer=driver, timeout=timeout)
+    options = TraceOptions(string_limit=4096, netns=netns, cpu=cpu, states=states, packets=packets, pcap=pcap)
+    result = trace_program(program, [], options=options, observer=driver, timeout=timeout, backend=backend)
     result.trace.save(out + ".jsonl")
     ex = driver.exchange if driver is not None else Exchange(role="client")
     report = {
@@ -92,16 +83,17 @@ def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, ti
     Path(out + ".json").write_text(json.dumps(report))
 
 
-def _run_side(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str) -> int:
+def _run_side(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None) -> int:
     """In a worker: trace one program with its peer; write the trace and what happened."""
     _keep_output_apart(out)
     if drive.client is not None or drive.server is not None:
-        return _run_side_with_peer(program, drive, netns, cpu, out)
-    _trace_driven(program, Driver(drive), netns, cpu, drive.timeout * 3, out)
+        return _run_side_with_peer(program, drive, netns, cpu, out, pcap)
+    _trace_driven(program, Driver(drive), netns, cpu, drive.timeout * 3, out, states=drive.states,
+                  packets=drive.packets, pcap=pcap, backend=drive.backend)
     return 0
 
 
-def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str) -> int:
+def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None) -> int:
     """In a worker: trace one program and the explicit peer program (--client or --server), each in a lane.
 
     Both run in one network namespace, made here for the two; the peer is traced in a process of its own
@@ -145,13 +137,15 @@ def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int
                     f"did not listen within {drive.timeout * 3:g} s"
                 raise SctraceError(f"the --server program {peer} {how}; give a program that listens",
                                    ExitStatus.USAGE)
-            _trace_driven(program, Driver(drive), False, cpu, drive.timeout * 3, out)
+            _trace_driven(program, Driver(drive), False, cpu, drive.timeout * 3, out, states=drive.states,
+                          packets=drive.packets, pcap=pcap, backend=drive.backend)
         else:
             def run_client() -> None:
                 os.write(to_peer_w, b"g")
                 _read_byte(from_peer_r, None)  # the end: the --client program has finished
 
-            _trace_driven(program, Driver(drive, run_client=run_client), False, cpu, drive.timeout * 3, out)
+            _trace_driven(program, Driver(drive, run_client=run_client), False, cpu, drive.timeout * 3, out,
+                          states=drive.states, packets=drive.packets, pcap=pcap, backend=drive.backend)
     finally:
         _finish_peer(pid, to_peer_w, from_peer_r, out)
     return 0
@@ -189,7 +183,7 @@ def _peer_worker(peer: str, drive: DriveOptions, to_peer: int, from_peer: int, c
     _keep_output_apart(out)
     if _read_byte(to_peer, None) != b"g":
         return  # the side ended before the peer was needed
-    own = DriveOptions(drive.send, drive.reply, drive.timeout)
+    own = DriveOptions(drive.send, drive.reply, drive.timeout, states=drive.states, backend=drive.backend)
     if drive.server is not None:
         def ready() -> None:
             os.write(from_peer, b"r")
@@ -197,9 +191,10 @@ def _peer_worker(peer: str, drive: DriveOptions, to_peer: int, from_peer: int, c
         def other_side_done() -> None:
             _read_byte(to_peer, None)
 
-        _trace_driven(peer, Driver(own, serve=(ready, other_side_done)), False, cpu, drive.timeout * 3, out)
+        _trace_driven(peer, Driver(own, serve=(ready, other_side_done)), False, cpu, drive.timeout * 3, out,
+                      states=drive.states, backend=drive.backend)
     else:
-        _trace_driven(peer, None, False, cpu, drive.timeout * 3, out)
+        _trace_driven(peer, None, False, cpu, drive.timeout * 3, out, states=drive.states, backend=drive.backend)
 
 
 def run_sides(programs: list[str], drive: DriveOptions, netns: bool) -> list[SideRun]:
@@ -210,6 +205,12 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool) -> list[Sid
         resolve(program, [])  # bad input is reported before anything runs
     if drive.client is not None and drive.server is not None:
         raise SctraceError("give --client or --server, not both: a side is a server or a client", ExitStatus.USAGE)
+    pcaps: list[str | None] = [None] * len(programs)
+    if drive.pcap is not None:
+        from sctrace.pcap import side_path
+
+        names = ["left", "right"] if len(programs) == 2 else [f"side{i + 1}" for i in range(len(programs))]
+        pcaps = [side_path(drive.pcap, name) for name in names]
     tmp = tempfile.mkdtemp(prefix="sctrace-compare-")
     workers: dict[int, str] = {}
     try:
@@ -220,7 +221,7 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool) -> list[Sid
                 code = 70
                 try:
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    code = _run_side(program, drive, netns, i, out)
+                    code = _run_side(program, drive, netns, i, out, pcaps[i])
                 except SctraceError as exc:
                     Path(out + ".error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
                     code = exc.status
@@ -303,7 +304,7 @@ def exit_info(run: SideRun | None, trace: Trace) -> dict[str, Any]:
 
 def side_of(label: str, trace: Trace, run: SideRun | None) -> Side:
     h = trace.header
-    return Side(label, h.language, h.interpreter, h.interpreter_version, exit_info(run, trace), h)
+    return Side(label, h.language, h.interpreter, h.interpreter_version, exit_info(run, trace), h, trace)
 
 
 def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bool | None = None,
@@ -328,7 +329,8 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
                     from sctrace.escape import escape_for_terminal
 
                     text = escape_for_terminal(run.stderr.decode("utf-8", "replace").rstrip())
-                    notices.append(f"{arg} failed (status {run.status}); its stderr:\n{text}")
+                    head = escape_for_terminal(f"{arg} failed (status {run.status}); its stderr:")
+                    notices.append(f"{head}\n{text}")
     # Traces of 100,000 events make millions of objects, none of them cyclic: the cyclic
     # garbage collector would walk them all again and again (half the time of a large compare).
     gc.disable()

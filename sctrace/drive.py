@@ -68,6 +68,10 @@ class DriveOptions:
     timeout: float = 10.0
     client: str | None = None  # a program to run as the client of a server side, traced in its own lane
     server: str | None = None  # a program to run as the server of a client side, traced in its own lane
+    states: bool = False  # --states: each traced call on a TCP socket carries the kernel's state
+    packets: bool = False  # --packets: each side's loopback packets are captured into its trace
+    pcap: str | None = None  # --pcap: each side's packets written to this path (.left/.right added)
+    backend: str = "ptrace"  # --backend: sctrace's own tracer, or strace (servers only: see strace_drive.py)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from sctrace import __version__
 from sctrace.render import Renderer
@@ -22,6 +23,9 @@ from sctrace.runners import Launch, resolve
 from sctrace.status import ExitStatus, SctraceError
 from sctrace.trace import Event, Header, Trace
 from sctrace.tracer import Interrupted, LaunchError, Observer, Outcome, TraceOptions, Tracer
+
+if TYPE_CHECKING:
+    from sctrace.packets import PacketFeed
 
 
 @dataclass
@@ -76,9 +80,13 @@ def ptrace_denied_reason() -> str:
     except (OSError, ValueError):
         pass
     why = "; ".join(reasons) if reasons else "the kernel refused PTRACE_TRACEME"
+    import shutil
+
+    # Where strace may trace (file capabilities, a profile that allows it), it is the way out.
+    alternative = "; or try --backend strace (strace is installed)" if shutil.which("strace") else ""
     return (
         f"ptrace is not permitted here ({why}); run where tracing is allowed, e.g. "
-        "docker run --cap-add SYS_PTRACE, or sysctl kernel.yama.ptrace_scope=1"
+        f"docker run --cap-add SYS_PTRACE, or sysctl kernel.yama.ptrace_scope=1{alternative}"
     )
 
 
@@ -98,6 +106,15 @@ def _launch_error(reason: str, launch: Launch) -> SctraceError:
     return SctraceError(f"{launch.program} could not be started under ptrace", ExitStatus.INTERNAL)
 
 
+def _packet_feed(options: TraceOptions) -> PacketFeed | None:
+    """--packets/--pcap: the capture; a --pcap file that cannot be written fails here, before tracing."""
+    if not options.packets and options.pcap is None:
+        return None
+    from sctrace.packets import PacketFeed
+
+    return PacketFeed.for_options(options.packets, options.pcap)
+
+
 def make_header(launch: Launch, options: TraceOptions) -> Header:
     return Header(
         argv=launch.argv,
@@ -109,6 +126,7 @@ def make_header(launch: Launch, options: TraceOptions) -> Header:
         string_limit=options.string_limit,
         started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         sctrace_version=__version__,
+        extra={"tcp_states": True} if options.states else {},
     )
 
 
@@ -122,13 +140,42 @@ def trace_program(
     timeout: float | None = None,
     want_version: bool = True,
     observer: Observer | None = None,
+    backend: str = "ptrace",
 ) -> TraceResult:
-    """Trace ``program`` until it ends; the result holds every event reported."""
-    launch = resolve(program, args, interpreter)
+    """Trace ``program`` until it ends; the result holds every event reported.
+
+    ``backend`` "strace" runs it under strace instead (strace_backend.py).
+
+    A compiled program (.c, .go) is built first, untraced, into a private
+    directory removed afterwards; its binary is what is traced (build.py).
+    """
+    from sctrace.build import built
+
+    with built(resolve(program, args, interpreter)) as launch:
+        if backend == "strace":
+            from sctrace.strace_backend import trace_launch
+
+            return trace_launch(launch, options=options, renderer=renderer, timeout=timeout,
+                                want_version=want_version, observer=observer)
+        return _trace_launch(launch, options=options, renderer=renderer, timeout=timeout,
+                             want_version=want_version, observer=observer)
+
+
+def _trace_launch(
+    launch: Launch,
+    *,
+    options: TraceOptions,
+    renderer: Renderer | None,
+    timeout: float | None,
+    want_version: bool,
+    observer: Observer | None,
+) -> TraceResult:
+    """Trace a resolved (and built) program until it ends."""
     header = make_header(launch, options)
     trace = Trace(header)
     # The version is recorded in saved traces; a terminal reader does not need
     # it, and asking costs an interpreter start competing with the traced one.
+    feed = _packet_feed(options)  # first: a --pcap FILE that cannot be written stops all before it starts
     version_probe = launch.start_version_probe() if want_version else None
     header_sent = False
 
@@ -138,6 +185,8 @@ def trace_program(
         nonlocal header_sent, version_probe
         header_sent = True
         header.seccomp = tracer.seccomp_mode
+        if feed is not None and options.packets:
+            header.extra["packets"] = feed.active  # packet events follow (false: capture was not possible)
         if version_probe is not None:
             try:
                 out, _ = version_probe.communicate(timeout=5)
@@ -152,11 +201,21 @@ def trace_program(
     def sink(ev: Event) -> None:
         if not header_sent:
             send_header()
+        if feed is not None:  # packets sent before this event was reported come first; seq is file order
+            for packet in feed.events():
+                packet.seq = len(trace.events)
+                add(packet)
+            ev.seq = len(trace.events)
+        add(ev)
+
+    def add(ev: Event) -> None:
         trace.events.append(ev)
         if renderer is not None:
             renderer.event(ev)
 
     tracer = Tracer(launch.argv, launch.path, options, sink, observer)
+    if feed is not None:
+        tracer.on_attached.append(feed.attach)
     interrupted: str | None = None
     try:
         with _stop_on_signals(timeout):
@@ -171,6 +230,11 @@ def trace_program(
     finally:
         if not header_sent:
             send_header()
+        if feed is not None:
+            for packet in feed.events():  # the last ones, after the last event
+                packet.seq = len(trace.events)
+                add(packet)
+            tracer.outcome.notices.extend(feed.close())
         if renderer is not None:
             renderer.close()
     return TraceResult(trace, status, interrupted, tracer.outcome.notices, tracer.t0)

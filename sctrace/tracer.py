@@ -22,13 +22,16 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sctrace import netns, seccomp, syscalls
 from sctrace import ptrace_adapter as pt
 from sctrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.fdtable import Prober, Socket, SocketTable
-from sctrace.trace import Event
+from sctrace.trace import STATE_EVENT, Event
+
+if TYPE_CHECKING:
+    from sctrace.tcpstates import TcpStates
 
 CLONE_FILES = 0x400
 CLONE_THREAD = 0x10000
@@ -52,6 +55,9 @@ class TraceOptions:
     pin_cpu: bool = True  # tracer and tracees on one CPU: a stop costs 2-3x less
     cpu: int | None = None  # which CPU to pin to (default: the first allowed)
     netns: bool = False  # run the program in a new network namespace holding only loopback
+    states: bool = False  # --states: each TCP call's event carries the kernel's state (tcpstates.py)
+    packets: bool = False  # --packets: the program's loopback traffic as "packet" events (packets.py)
+    pcap: str | None = None  # --pcap FILE: and/or written to this pcap file
 
 
 class Observer(Protocol):
@@ -141,6 +147,9 @@ class Tracer:
         self.exec_pipe = -1
         self.observer = observer
         self.netns = False
+        self.states: TcpStates | None = None  # only with --states: a None check is all it costs otherwise
+        # Called once the program is stopped before its exec, in its namespace (--packets opens its capture).
+        self.on_attached: list[Callable[[Tracer], None]] = []
 
     # -- start --------------------------------------------------------------
 
@@ -223,6 +232,10 @@ class Tracer:
         self.outcome.seccomp = self.seccomp_mode
         self.tasks[pid] = Task(pid, pid, SocketTable(), Memory(pid))
         self.t0 = time.monotonic()
+        if self.opts.states:
+            self._start_states(pid)
+        for hook in self.on_attached:
+            hook(self)
         if self.observer is not None:
             self.observer.attached(self)
         pt.resume(pid, self._restart_request(self.tasks[pid]))
@@ -257,6 +270,8 @@ class Tracer:
         finally:
             if self.observer is not None:
                 self.observer.detached()
+            if self.states is not None:
+                self._finish_states()
             self._reap_orphans()
             self._close()
         return self.outcome
@@ -384,7 +399,10 @@ class Tracer:
             self.observer.on_exit(self, task, name, call, p.fd)
         if not p.report:
             return
+        state = self._call_state(task, p, rval) if self.states is not None else None
         ev = Event("syscall", self.seq, task.tid, p.t, name, decoded or {}, fd=p.fd, endpoint=p.endpoint)
+        if state is not None:
+            ev.info["tcp_state"] = state
         self.seq += 1
         if rval < 0 and rval > -4096:
             ev.ret = -1 if -rval not in _ERESTART else None
@@ -399,6 +417,41 @@ class Tracer:
                 str(fd): s.endpoint for fd in call.new_fds if (s := task.table.socks.get(fd)) is not None
             }
         self.sink(ev)
+
+    # -- --states -----------------------------------------------------------
+
+    def _start_states(self, pid: int) -> None:
+        from sctrace.tcpstates import TcpStates
+
+        self.states = TcpStates()
+        notice = self.states.attach(pid)
+        if notice is not None:
+            self.outcome.notices.append(notice)
+            self.states = None
+
+    def _call_state(self, task: Task, p: Pending, rval: int) -> str | None:
+        """The TCP state after the call (the followed closed sockets' changes are emitted first)."""
+        assert self.states is not None
+        returned = task.table.socks.get(rval) if p.name in syscalls.RETURNS_SOCKET and rval >= 0 else None
+        sock = p.sock
+        if sock is not None and sock.stale and p.fd is not None and p.name != "close" and self.states.is_tcp(sock):
+            # A connect or bind changed its ports: a look of our own (the table's entry stays stale,
+            # to be asked again when the next call begins, as without --states).
+            sock = self.prober.probe(task.tgid, p.fd) or sock
+        changes, state = self.states.at_call(task.tgid, p.name, sock, returned, 0 <= rval or rval <= -4096)
+        for c in changes:
+            self._emit(STATE_EVENT, c.pid, endpoint=c.endpoint, tcp_state=c.state)
+        return state
+
+    def _finish_states(self) -> None:
+        """After the peer is done, before the namespace can go: the closed sockets' last states."""
+        assert self.states is not None
+        try:
+            for c in self.states.finish():
+                self._emit(STATE_EVENT, c.pid, endpoint=c.endpoint, tcp_state=c.state)
+            self.outcome.notices.extend(self.states.notices())
+        finally:
+            self.states.close()
 
     def _apply(self, task: Task, call: Call, fd: int | None, sock: Socket | None) -> None:
         """What the call did to the descriptor table.

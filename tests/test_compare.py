@@ -157,6 +157,59 @@ def test_explicit_peer_bad_input_is_one_line_status_2(tmp_path: Path) -> None:
     assert leftovers(SEED / "client1.py", not_a_server) == []
 
 
+@needs_php
+def test_packets_of_each_side_in_its_trace_and_its_pcap(tmp_path: Path) -> None:
+    if shutil.which("tcpdump") is None:
+        pytest.skip("tcpdump is not installed (scripts/test installs it): it reads the pcap files back")
+    pcap = tmp_path / "run.pcap"
+    code, data, err = compare(str(SEED / "server1.php"), str(SEED / "server1.py"), "--packets", "--pcap", str(pcap))
+    assert code == 0, err
+    for side in ("left", "right"):
+        # Packets are context, not steps: no row holds one, and the comparison is as without them.
+        assert all(row[side] is None or row[side]["type"] == "syscall" for row in data["rows"])
+        read = subprocess.run(["tcpdump", "-r", str(tmp_path / f"run.{side}.pcap"), "-n", "-t"], capture_output=True,
+                              text=True, timeout=30, check=True).stdout.splitlines()
+        assert any("Flags [S]," in line and ".1234:" in line for line in read), read
+        assert any("Flags [F." in line for line in read), read
+        assert any("length 6" in line for line in read) and any("length 2" in line for line in read), read
+    assert not pcap.exists()  # one file a side, named after it
+
+
+def test_an_unwritable_pcap_is_said_before_anything_runs(tmp_path: Path) -> None:
+    bad = tmp_path / "no" / "x.pcap"
+    code, _, err = compare(str(SEED / "server1.py"), str(SEED / "server1.py"), "--pcap", str(bad))
+    lines = [line for line in err.splitlines() if line.startswith("sctrace:")]
+    assert code == 73 and len(lines) == 1 and "--pcap FILE" in lines[0], err
+
+
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
+                                  reason="strace is not installed (scripts/test installs it)")
+
+
+@needs_php
+@needs_strace
+def test_the_strace_backend_drives_servers_and_clients_with_a_given_server() -> None:
+    code, data, err = compare("--backend", "strace", str(SEED / "server1.php"), str(SEED / "server1.py"))
+    assert code == 0, err
+    assert data["left"]["exit"] == {"code": 0} and "listen" in names(data, "right")
+    # strace shows a connect only once it has failed: nothing can listen there first, and that is said.
+    code, _, err = compare("--backend", "strace", str(SEED / "client1.php"), str(SEED / "client1.py"))
+    lines = [line for line in err.splitlines() if line.startswith("sctrace:")]
+    assert code == 2 and len(lines) == 1 and "--server PROGRAM" in lines[0], err
+    code, data, err = compare("--backend", "strace", str(SEED / "client1.php"), str(SEED / "client1.py"),
+                              "--server", str(SEED / "server1.py"))
+    assert code == 0, err
+    assert lane(data, "left", peer=True)[:3] == ["socket", "bind", "listen"]
+
+
+def test_an_empty_file_is_an_empty_trace_not_a_program(tmp_path: Path) -> None:
+    empty = tmp_path / "saved.jsonl"
+    empty.write_text("")
+    code, _, err = compare(str(empty), str(SEED / "server1.py"))
+    lines = [line for line in err.splitlines() if line.startswith("sctrace:")]
+    assert code == 2 and len(lines) == 1 and "saved.jsonl, line 1" in lines[0], err
+
+
 def test_saved_traces_compare_without_running(tmp_path: Path) -> None:
     saved = []
     for i in range(2):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sctrace.trace import Event, Header
+from sctrace.trace import Event, Header, Trace
 
 LEVELS = ("raw", "stable", "semantic")
 VERDICTS = ("same", "equivalent", "changed", "left_only", "right_only", "info")
@@ -76,6 +76,7 @@ class Side:
     interpreter_version: str | None
     exit: dict[str, Any]  # {"code": 0} or {"signal": "SIGKILL", "by": "sctrace"} ...
     header: Header | None = None
+    trace: Trace | None = None  # the whole trace, for reports that show more than steps (packets, states)
 
     @property
     def peer(self) -> dict[str, Any] | None:

@@ -32,14 +32,27 @@ def _jsonl(out: IO[str]) -> Renderer:
     return JsonlRenderer(out)
 
 
-RENDERERS: dict[str, Callable[[IO[str]], Renderer]] = {"text": _text, "jsonl": _jsonl}
+def _html(out: IO[str]) -> Renderer:
+    from sctrace.render.html import HtmlRenderer
+
+    return HtmlRenderer(out)
 
 
-def _compare_module(name: str) -> Callable[..., None]:
+def _mermaid(out: IO[str]) -> Renderer:
+    from sctrace.render.mermaid import MermaidRenderer
+
+    return MermaidRenderer(out)
+
+
+RENDERERS: dict[str, Callable[[IO[str]], Renderer]] = {"text": _text, "jsonl": _jsonl, "html": _html,
+                                                       "mermaid": _mermaid}
+
+
+def _compare_module(name: str, module_name: str | None = None) -> Callable[..., None]:
     def render(*args: object, **kwargs: object) -> None:
         import importlib
 
-        module = importlib.import_module(f"sctrace.render.compare_{name}")
+        module = importlib.import_module(f"sctrace.render.{module_name or 'compare_' + name}")
         module.render(*args, **kwargs)
 
     return render
@@ -47,5 +60,7 @@ def _compare_module(name: str) -> Callable[..., None]:
 
 # --format of `sctrace compare`: render(comparison, summary, out, *, width=None, color=False)
 COMPARE_RENDERERS: dict[str, Callable[..., None]] = {
-    name: _compare_module(name) for name in ("text", "json", "markdown")
+    **{name: _compare_module(name) for name in ("text", "json", "markdown")},
+    "html": _compare_module("html", "html"),  # one module per format: html and mermaid draw traces too
+    "mermaid": _compare_module("mermaid", "mermaid"),
 }

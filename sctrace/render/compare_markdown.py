@@ -25,6 +25,7 @@ from sctrace.render.compare_text import (
     describe_peer,
     describe_runtime,
     explanation,
+    step_text,
 )
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -58,12 +59,27 @@ def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | N
     if comparison.rows:
         lines += ["| # | verdict | left | right | explanation |", "| ---: | --- | --- | --- | --- |"]
         lines += [_row(number, row) for number, row in enumerate(comparison.rows, 1)]
+        lines += _call_explanations(comparison)
     else:
         lines.append("No socket calls on either side.")
     lines += ["", "## Summary", ""]
     lines += [f"- {md_line(text)}" for text in summary.splitlines() if text.strip()]
     lines.append("- counts: " + ", ".join(text for _, text in counts_text(comparison)))
     out.write("\n".join(lines) + "\n")
+
+
+def _call_explanations(comparison: Comparison) -> list[str]:
+    """What each row's calls asked of the kernel (sctrace/explain.py), one list item per row and side."""
+    from sctrace.explain import explain
+
+    items = []
+    for number, row in enumerate(comparison.rows, 1):
+        texts = {name: explain(step.event) for name, step in (("left", row.left), ("right", row.right)) if step}
+        if len(texts) == 2 and len(set(texts.values())) == 1:
+            items.append(f"- {number}: {md_text(next(iter(texts.values())) or '')}")
+        else:
+            items += [f"- {number} {name}: {md_text(text)}" for name, text in texts.items() if text]
+    return ["", "What each call asked of the kernel:", "", *items] if items else []
 
 
 def md_text(text: str) -> str:
@@ -111,4 +127,4 @@ def _row(number: int, row: Row) -> str:
 
 
 def _step(step: Step | None) -> str:
-    return "" if step is None else md_text(f"{step.proc}: {step.text}")
+    return "" if step is None else md_text(f"{step.proc}: {step_text(step)}")

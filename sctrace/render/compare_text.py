@@ -135,6 +135,16 @@ def describe_peer(peer: dict[str, Any]) -> str:
     return f"{peer.get('program')} ({runtime}), {describe_exit(exit if isinstance(exit, dict) else {})}"
 
 
+def step_text(step: Step) -> str:
+    """A step as shown: its text, then the kernel's TCP state after it (traced with --states), if any.
+
+    The state is shown, never compared: when a connect returns, the handshake may or may not be done
+    (SYN_SENT or ESTABLISHED), and whether the peer's FIN came before a close is a race.
+    """
+    state = step.event.info.get("tcp_state") if step.event.info else None
+    return f"{step.text} [{state}]" if isinstance(state, str) else step.text
+
+
 def role(row: Row) -> str:
     """The process role of a row: "P1", or "P1/P2" when the two sides paired different roles."""
     left = row.left.proc if row.left else None
@@ -251,8 +261,8 @@ class _Table:
 
     def row(self, row: Row) -> None:
         marker = self.glyphs.markers.get(row.verdict, "?")
-        left = self.safe(row.left.text) if row.left else ""
-        right = self.safe(row.right.text) if row.right else ""
+        left = self.safe(step_text(row.left)) if row.left else ""
+        right = self.safe(step_text(row.right)) if row.right else ""
         self.line(*self.columns(marker, COLORS.get(row.verdict), self.safe(role(row)), left, right))
         why = explanation(row)
         if why:

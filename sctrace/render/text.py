@@ -13,7 +13,7 @@ from typing import IO, Any
 from sctrace import xlat
 from sctrace.escape import escape_for_terminal
 from sctrace.sockaddr import format_sockaddr
-from sctrace.trace import Event, Header
+from sctrace.trace import STATE_EVENT, Event, Header
 
 FD_KEYS = frozenset({"fd", "oldfd"})
 _ERRNO_NUMBERS = {name: number for number, name in xlat.ERRNO_NAMES.items()}
@@ -34,13 +34,17 @@ class TextRenderer:
 
 
 def format_event(ev: Event) -> str:
+    if ev.type == "packet":  # --packets: tcpdump's line for it, among the calls it happened during
+        return escape_for_terminal(f"  > {ev.info.get('summary')}")
     return escape_for_terminal(f"[pid {ev.pid}] {_body(ev)}")
 
 
 def _body(ev: Event) -> str:
     info = ev.info
     if ev.type == "syscall":
-        return f"{ev.name}({format_args(ev)}) = {format_result(ev)}"
+        text = f"{ev.name}({format_args(ev)}) = {format_result(ev)}"
+        state = info.get("tcp_state")
+        return f"{text} [{state}]" if state else text  # --states: the kernel's TCP state after the call
     if ev.type == "exit":
         return f"+++ exited with {info.get('code')} +++"
     if ev.type == "killed":
@@ -57,6 +61,8 @@ def _body(ev: Event) -> str:
         return f"--- {info.get('call')}: new {what} {info.get('child')} ---"
     if ev.type == "exec":
         return f"--- exec {info.get('filename')} ---"
+    if ev.type == STATE_EVENT:  # --states: a socket the program closed changed state later
+        return f"--- {info.get('endpoint')} [{info.get('tcp_state')}] ---"
     return f"--- {ev.type} ---"
 
 
