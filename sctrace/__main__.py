@@ -1,5 +1,5 @@
 """``python -m sctrace`` is the ``sctrace`` command."""
 
-from sctrace.cli import main
+from sctrace.fast import main
 
 main()

@@ -12,12 +12,13 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import IO, Annotated, Optional
+from typing import Annotated, Optional
 
 import click
 import typer
 
-from sctrace.status import ExitStatus, SctraceError
+from sctrace.status import ExitStatus, SctraceError, report
+from sctrace.tracecmd import check_writable, open_output, run_trace
 
 app = typer.Typer(
     add_completion=False,
@@ -45,58 +46,12 @@ def _root() -> None:
     """See the socket system calls programs make, exactly as the kernel sees them."""
 
 
-def parse_syscall_list(text: str | None, all_syscalls: bool) -> frozenset[str] | None:
-    from sctrace import syscalls
-
-    if not text:
-        return None
-    names = frozenset(n.strip() for n in text.split(",") if n.strip())
-    if not all_syscalls:
-        unknown = sorted(names - set(syscalls.SOCKET_SET))
-        if unknown:
-            raise SctraceError(
-                f"-e: {', '.join(unknown)} not in the socket set; choose from "
-                f"{', '.join(sorted(syscalls.SOCKET_SET))} (or add --all)",
-                ExitStatus.USAGE,
-            )
-    return names
-
-
-def open_output(path: Path | None) -> IO[str]:
-    """The trace goes to stderr like strace's, so the program's own stdout stays its own."""
-    if path is None:
-        return sys.stderr
-    if str(path) == "-":
-        return sys.stdout
-    try:
-        return open(path, "w", encoding="utf-8")
-    except OSError as exc:
-        raise SctraceError(f"cannot write {path}: {exc.strerror}; choose another -o FILE",
-                           ExitStatus.CANNOT_WRITE) from None
-
-
-def check_writable(path: Path | None, option: str = "-o FILE") -> None:
-    """Fail now, in one line, when open_output(path) would fail later: before minutes of tracing."""
-    if path is None or str(path) == "-":
-        return
-    parent = path.parent if str(path.parent) else Path(".")
-    problem = None
-    if path.is_dir():
-        problem = "it is a directory"
-    elif not parent.is_dir():
-        problem = f"no directory {parent}"
-    elif not os.access(path if path.exists() else parent, os.W_OK):
-        problem = "permission denied"
-    if problem:
-        raise SctraceError(f"cannot write {path}: {problem}; choose another {option}", ExitStatus.CANNOT_WRITE)
-
-
 @app.command(
     context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
     no_args_is_help=True,
 )
 def trace(
-    program: Annotated[str, typer.Argument(help="The program: a .php/.py/.js/.pl/.rb/.sh script or an executable.")],
+    program: Annotated[str, typer.Argument(help="The program: a script (.php .py .js .pl .rb .sh), C or Go source, or an executable.")],  # noqa: E501
     args: Annotated[Optional[list[str]], typer.Argument(help="Its arguments.")] = None,  # noqa: UP045
     format: Annotated[TraceFormat, typer.Option("--format", "-f", help="text (strace-like), jsonl, html, mermaid.")] = (
         TraceFormat.text
@@ -116,22 +71,11 @@ def trace(
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run PROGRAM under ptrace and report its socket system calls as they happen."""
-    from sctrace.render import RENDERERS
-    from sctrace.session import trace_program
-    from sctrace.tracer import TraceOptions
-
-    options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls,
-                           use_seccomp=not no_seccomp, pin_cpu=not no_pin, states=states,
-                           packets=packets, pcap=pcap, netns=packets or pcap is not None)
-    out = open_output(output)
-    result = trace_program(program, args or [], options=options, renderer=RENDERERS[format.value](out),
-                           interpreter=interpreter, timeout=timeout,
-                           want_version=format in (TraceFormat.jsonl, TraceFormat.html), backend=backend.value)
-    for notice in result.notices:
-        print(f"sctrace: {notice}", file=sys.stderr)
-    if result.interrupted:
-        print(f"sctrace: stopped ({result.interrupted}); the traced processes were killed", file=sys.stderr)
-    raise typer.Exit(result.status)
+    # fast.py runs a plain `sctrace trace` without this framework; both end in run_trace.
+    raise typer.Exit(run_trace(program, args or [], format=format.value, output=None if output is None else str(output),
+                               string_limit=string_limit, syscall_list=syscall_list, all_syscalls=all_syscalls,
+                               timeout=timeout, interpreter=interpreter, no_seccomp=no_seccomp, no_pin=no_pin,
+                               backend=backend.value, states=states, packets=packets, pcap=pcap))
 
 
 class CompareFormat(str, Enum):
@@ -210,7 +154,7 @@ def compare(
 
 @app.command(context_settings={"ignore_unknown_options": True}, no_args_is_help=True)
 def record(
-    program: Annotated[str, typer.Argument(help="The program: a .php/.py/.js/.pl/.rb/.sh script or an executable.")],
+    program: Annotated[str, typer.Argument(help="The program: a script (.php .py .js .pl .rb .sh), C or Go source, or an executable.")],  # noqa: E501
     args: Annotated[Optional[list[str]], typer.Argument(help="Its arguments (after -- when they look like options).")] = None,  # noqa: E501,UP045
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="Write the golden trace here (- for stdout).")] = "-",  # noqa: E501
     level: Annotated[Level, typer.Option("--level", help="stable or semantic.")] = Level.semantic,
@@ -355,17 +299,8 @@ def run(argv: list[str] | None = None) -> int:
         return ExitStatus.USAGE
     except click.Abort:
         return ExitStatus.INTERRUPTED
-    except SctraceError as exc:
-        print(f"sctrace: error: {exc.message}", file=sys.stderr)
-        return exc.status
-    except KeyboardInterrupt:
-        return ExitStatus.INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the last line of defence owes the user one line
-        if "--traceback" in argv:
-            raise
-        print(f"sctrace: internal error: {type(exc).__name__}: {exc}; run again with --traceback and report it",
-              file=sys.stderr)
-        return ExitStatus.INTERNAL
+    except (SctraceError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the last line of defence
+        return report(exc, argv)
 
 
 def main() -> None:

@@ -10,11 +10,13 @@ program into a private directory before tracing, and the binary is what runs.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sctrace.status import ExitStatus, SctraceError
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Launch:
     compiled: bool = False  # program is a source file: interpreter builds it (build.py), argv[0] and path follow
 
     def start_version_probe(self) -> subprocess.Popen[str] | None:
+        import subprocess  # here: the module costs 5 ms of start-up, and only a version probe needs it
+
         """Ask the interpreter its version, in parallel with the trace (it is not traced)."""
         if not self.version_args or self.interpreter is None:
             return None
@@ -71,7 +75,7 @@ def _is_executable_file(path: str) -> bool:
 def resolve(program: str, args: list[str], interpreter: str | None = None) -> Launch:
     """Decide how to run ``program``; raise SctraceError with advice when we cannot."""
     if not os.path.exists(program):
-        found = shutil.which(program) if os.sep not in program else None
+        found = which(program) if os.sep not in program else None
         if found is None:
             raise SctraceError(f"{program}: no such file or command; check the path", ExitStatus.NO_PROGRAM)
         return Launch([program, *args], found, program, None, None)
@@ -80,7 +84,7 @@ def resolve(program: str, args: list[str], interpreter: str | None = None) -> La
     ext = os.path.splitext(program)[1].lower()
     runner = RUNNERS.get(ext)
     if interpreter is not None:
-        interp_path = shutil.which(interpreter)
+        interp_path = which(interpreter)
         if interp_path is None:
             raise SctraceError(f"interpreter {interpreter} not found; check --interpreter", ExitStatus.NO_INTERPRETER)
         language = runner.language if runner else None
@@ -89,7 +93,7 @@ def resolve(program: str, args: list[str], interpreter: str | None = None) -> La
             return Launch([program, *args], program, program, language, interp_path, version, compiled=True)
         return Launch([interpreter, program, *args], interp_path, program, language, interp_path, version)
     if runner is not None:
-        interp_path = shutil.which(runner.interpreter)
+        interp_path = which(runner.interpreter)
         if interp_path is None:
             raise SctraceError(
                 f"{runner.interpreter} not found, needed for {program}; install {runner.package} "
@@ -115,3 +119,10 @@ def resolve(program: str, args: list[str], interpreter: str | None = None) -> La
         "or give --interpreter PATH",
         ExitStatus.NO_PROGRAM,
     )
+
+
+def which(name: str) -> str | None:
+    """shutil.which, imported when first needed (shutil pulls in compression modules at start-up)."""
+    import shutil
+
+    return shutil.which(name)

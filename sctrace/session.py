@@ -8,9 +8,9 @@ so far is kept), --timeout, or a failure to start (an SctraceError for people).
 
 from __future__ import annotations
 
-import datetime
 import os
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,10 +80,10 @@ def ptrace_denied_reason() -> str:
     except (OSError, ValueError):
         pass
     why = "; ".join(reasons) if reasons else "the kernel refused PTRACE_TRACEME"
-    import shutil
-
     # Where strace may trace (file capabilities, a profile that allows it), it is the way out.
-    alternative = "; or try --backend strace (strace is installed)" if shutil.which("strace") else ""
+    from sctrace.runners import which
+
+    alternative = "; or try --backend strace (strace is installed)" if which("strace") else ""
     return (
         f"ptrace is not permitted here ({why}); run where tracing is allowed, e.g. "
         f"docker run --cap-add SYS_PTRACE, or sysctl kernel.yama.ptrace_scope=1{alternative}"
@@ -124,7 +124,7 @@ def make_header(launch: Launch, options: TraceOptions) -> Header:
         backend="ptrace",
         all_syscalls=options.all_syscalls,
         string_limit=options.string_limit,
-        started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),  # datetime's isoformat, without datetime
         sctrace_version=__version__,
         extra={"tcp_states": True} if options.states else {},
     )

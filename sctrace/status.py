@@ -30,3 +30,22 @@ class SctraceError(Exception):
         super().__init__(message)
         self.message = message
         self.status = int(status)
+
+
+def report(exc: BaseException, argv: list[str]) -> int:
+    """The exit status for an error that reached the command line, after one line on stderr for people.
+
+    An internal error (a bug) is re-raised with --traceback in argv, for its traceback.
+    """
+    import sys
+
+    if isinstance(exc, SctraceError):
+        print(f"sctrace: error: {exc.message}", file=sys.stderr)
+        return exc.status
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    if "--traceback" in argv:
+        raise exc
+    print(f"sctrace: internal error: {type(exc).__name__}: {exc}; run again with --traceback and report it",
+          file=sys.stderr)
+    return ExitStatus.INTERNAL

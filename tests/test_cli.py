@@ -134,3 +134,81 @@ def test_shell_script_and_executable_runners(tmp_path: Path) -> None:
         trace = Trace.load(out)
         assert trace.header.language == language
         assert "accept4" in [ev.name for ev in trace.syscalls()]
+
+
+# -- the fast path (sctrace/fast.py): a plain trace command line without typer --------------------
+
+def _click_params(argv: list[str]) -> dict[str, object]:
+    """What click makes of a trace command line: the values the typer command would be called with."""
+    import typer.main
+
+    command = typer.main.get_command(app).commands["trace"]  # type: ignore[attr-defined]
+    with command.make_context("trace", list(argv)) as ctx:
+        params = dict(ctx.params)
+    out: dict[str, object] = {}
+    for key, value in params.items():
+        value = getattr(value, "value", value)  # an Enum's value
+        out[key] = str(value) if isinstance(value, Path) else value
+    out["args"] = list(out.get("args") or [])
+    return out
+
+
+def _fast_params(argv: list[str]) -> dict[str, object] | None:
+    import inspect
+
+    from sctrace.fast import parse_trace
+    from sctrace.tracecmd import run_trace
+
+    parsed = parse_trace(["trace", *argv])
+    if parsed is None:
+        return None
+    defaults = {name: p.default for name, p in inspect.signature(run_trace).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, "traceback": False, **parsed}
+
+
+@pytest.mark.parametrize("argv", [
+    ["prog.py"],
+    ["prog.py", "-s", "5", "--all", "--format=jsonl"],  # after PROGRAM: the program's
+    ["-s", "64", "-e", "connect,accept4", "-o", "out.txt", "--", "prog.py", "-x"],
+    ["-s64", "-fjsonl", "-oout", "prog.py"],
+    ["--string-limit=0", "--format", "mermaid", "--output=-", "prog.py", "a", "--b"],
+    ["--timeout", "2.5", "--interpreter", "/usr/bin/php", "--no-seccomp", "--no-pin", "prog.php"],
+    ["--backend", "strace", "--states", "--packets", "--pcap", "x.pcap", "--traceback", "--all", "prog.py"],
+    ["--timeout=inf", "-", "x"],
+    ["--", "--weird-name.py"],
+])
+def test_the_fast_path_parses_as_click_does(argv: list[str]) -> None:
+    fast = _fast_params(argv)
+    assert fast is not None, argv
+    assert fast == _click_params(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--help"], ["-h"], ["--bogus", "prog.py"], ["-s", "-1", "prog.py"], ["-s", "x", "prog.py"],
+    ["--format", "xml", "prog.py"], ["--timeout", "-2", "prog.py"], ["--all=1", "prog.py"], ["-o"],
+    ["-s", "5", "-s", "6", "prog.py"], ["--backend", "gdb", "prog.py"],
+])
+def test_the_fast_path_leaves_everything_else_to_click(argv: list[str]) -> None:
+    assert _fast_params(argv) is None
+
+
+def test_the_fast_path_knows_every_trace_option() -> None:
+    import typer.main
+
+    from sctrace.fast import TRACE_OPTIONS
+
+    command = typer.main.get_command(app).commands["trace"]  # type: ignore[attr-defined]
+    click_options = {p.name: tuple(sorted(p.opts)) for p in command.params if p.param_type_name == "option"}
+    fast_options = {dest: tuple(sorted(names)) for dest, (names, _) in TRACE_OPTIONS.items()}
+    assert fast_options == click_options
+
+
+def test_both_paths_give_the_same_errors(tmp_path: Path) -> None:
+    # The fast path reports bad input as the full command line does: one line, the same status.
+    for argv, status in ((["trace", str(tmp_path / "missing.py")], 66),
+                         (["trace", "-o", str(tmp_path / "no" / "f"), FIXTURE], 73),
+                         (["trace", "--bogus", FIXTURE], 66)):  # click: an unknown option is the PROGRAM
+        proc = subprocess.run([sys.executable, "-m", "sctrace", *argv], capture_output=True, text=True, timeout=60)
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("sctrace:")]
+        assert proc.returncode == status and len(lines) == 1 and "Traceback" not in proc.stderr, (argv, proc.stderr)
