@@ -54,9 +54,9 @@ class Launch:
     compiled: bool = False  # program is a source file: interpreter builds it (build.py), argv[0] and path follow
 
     def start_version_probe(self) -> subprocess.Popen[str] | None:
+        """Ask the interpreter its version, in parallel with the trace (it is not traced)."""
         import subprocess  # here: the module costs 5 ms of start-up, and only a version probe needs it
 
-        """Ask the interpreter its version, in parallel with the trace (it is not traced)."""
         if not self.version_args or self.interpreter is None:
             return None
         try:

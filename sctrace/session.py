@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -149,9 +149,14 @@ def trace_program(
     A compiled program (.c, .go) is built first, untraced, into a private
     directory removed afterwards; its binary is what is traced (build.py).
     """
-    from sctrace.build import built
+    launch = resolve(program, args, interpreter)
+    if launch.compiled:
+        from sctrace.build import built  # here: building pulls in tempfile, subprocess, shutil (15 ms)
 
-    with built(resolve(program, args, interpreter)) as launch:
+        building: AbstractContextManager[Launch] = built(launch)
+    else:
+        building = nullcontext(launch)
+    with building as launch:
         if backend == "strace":
             from sctrace.strace_backend import trace_launch
 

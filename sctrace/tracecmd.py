@@ -80,9 +80,13 @@ def run_trace(program: str, args: list[str], *, format: str = "text", output: st
                            use_seccomp=not no_seccomp, pin_cpu=not no_pin, states=states,
                            packets=packets, pcap=pcap, netns=packets or pcap is not None)
     out = open_output(output)
-    result = trace_program(program, args, options=options, renderer=RENDERERS[format](out),
-                           interpreter=interpreter, timeout=timeout, want_version=format in _VERSIONED_FORMATS,
-                           backend=backend)
+    try:
+        result = trace_program(program, args, options=options, renderer=RENDERERS[format](out),
+                               interpreter=interpreter, timeout=timeout, want_version=format in _VERSIONED_FORMATS,
+                               backend=backend)
+    finally:
+        if out is not sys.stdout and out is not sys.stderr:
+            out.close()
     for notice in result.notices:
         print(f"sctrace: {notice}", file=sys.stderr)
     if result.interrupted:
