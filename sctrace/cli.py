@@ -163,6 +163,7 @@ def record(
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the program has to listen or connect.")] = 10.0,  # noqa: E501
     client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server, traced in its own lane.")] = None,  # noqa: UP045,E501
     server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client, traced in its own lane.")] = None,  # noqa: UP045,E501
+    states: Annotated[bool, typer.Option("--states", help="Show each call's TCP state in the file (read, never compared; it may vary between runs).")] = False,  # noqa: E501
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run PROGRAM (given its peer, as compare does) and write its socket calls as a golden trace for check.
@@ -173,7 +174,7 @@ def record(
     from sctrace.drive import DriveOptions
 
     check_writable(None if output == "-" else Path(output))  # said before anything runs, as by compare
-    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server)
+    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states)
     try:
         recording = golden.record(program, args or [], level=level.value, drive=drive)
     except SctraceError as exc:  # like compare and check: any trouble is status 2

@@ -60,7 +60,7 @@ def _keep_output_apart(out: str) -> None:
 
 def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, timeout: float, out: str, *,
                   states: bool = False, packets: bool = False, pcap: str | None = None,
-                  backend: str = "ptrace") -> None:
+                  backend: str = "ptrace", args: list[str] | None = None) -> None:
     """Trace program (driven by driver); write its trace (out.jsonl) and what happened (out.json).
 
     states, packets, pcap: as trace --states/--packets/--pcap (packets are captured by one tracer per
@@ -70,7 +70,8 @@ def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, ti
     from sctrace.tracer import TraceOptions
 
     options = TraceOptions(string_limit=4096, netns=netns, cpu=cpu, states=states, packets=packets, pcap=pcap)
-    result = trace_program(program, [], options=options, observer=driver, timeout=timeout, backend=backend)
+    result = trace_program(program, list(args or []), options=options, observer=driver, timeout=timeout,
+                           backend=backend)
     result.trace.save(out + ".jsonl")
     ex = driver.exchange if driver is not None else Exchange(role="client")
     report = {
@@ -83,17 +84,19 @@ def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, ti
     Path(out + ".json").write_text(json.dumps(report))
 
 
-def _run_side(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None) -> int:
-    """In a worker: trace one program with its peer; write the trace and what happened."""
+def _run_side(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None,
+              args: list[str]) -> int:
+    """In a worker: trace one program (with args) and its peer; write the trace and what happened."""
     _keep_output_apart(out)
     if drive.client is not None or drive.server is not None:
-        return _run_side_with_peer(program, drive, netns, cpu, out, pcap)
+        return _run_side_with_peer(program, drive, netns, cpu, out, pcap, args)
     _trace_driven(program, Driver(drive), netns, cpu, drive.timeout * 3, out, states=drive.states,
-                  packets=drive.packets, pcap=pcap, backend=drive.backend)
+                  packets=drive.packets, pcap=pcap, backend=drive.backend, args=args)
     return 0
 
 
-def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None) -> int:
+def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None,
+                        args: list[str]) -> int:
     """In a worker: trace one program and the explicit peer program (--client or --server), each in a lane.
 
     Both run in one network namespace, made here for the two; the peer is traced in a process of its own
@@ -138,14 +141,14 @@ def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int
                 raise SctraceError(f"the --server program {peer} {how}; give a program that listens",
                                    ExitStatus.USAGE)
             _trace_driven(program, Driver(drive), False, cpu, drive.timeout * 3, out, states=drive.states,
-                          packets=drive.packets, pcap=pcap, backend=drive.backend)
+                          packets=drive.packets, pcap=pcap, backend=drive.backend, args=args)
         else:
             def run_client() -> None:
                 os.write(to_peer_w, b"g")
                 _read_byte(from_peer_r, None)  # the end: the --client program has finished
 
             _trace_driven(program, Driver(drive, run_client=run_client), False, cpu, drive.timeout * 3, out,
-                          states=drive.states, packets=drive.packets, pcap=pcap, backend=drive.backend)
+                          states=drive.states, packets=drive.packets, pcap=pcap, backend=drive.backend, args=args)
     finally:
         _finish_peer(pid, to_peer_w, from_peer_r, out)
     return 0
@@ -197,12 +200,17 @@ def _peer_worker(peer: str, drive: DriveOptions, to_peer: int, from_peer: int, c
         _trace_driven(peer, None, False, cpu, drive.timeout * 3, out, states=drive.states, backend=drive.backend)
 
 
-def run_sides(programs: list[str], drive: DriveOptions, netns: bool) -> list[SideRun]:
-    """Trace each program in its own worker, all at once; errors become SctraceError."""
+def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
+              args: list[list[str]] | None = None) -> list[SideRun]:
+    """Trace each program (with its args, if given) in its own worker, all at once; errors become SctraceError."""
     from sctrace.runners import resolve
 
-    for program in [*programs, *(p for p in (drive.client, drive.server) if p is not None)]:
-        resolve(program, [])  # bad input is reported before anything runs
+    argv = args if args is not None else [[] for _ in programs]
+    for program, its_args in zip(programs, argv, strict=True):
+        resolve(program, its_args)  # bad input is reported before anything runs
+    for peer in (drive.client, drive.server):
+        if peer is not None:
+            resolve(peer, [])
     if drive.client is not None and drive.server is not None:
         raise SctraceError("give --client or --server, not both: a side is a server or a client", ExitStatus.USAGE)
     pcaps: list[str | None] = [None] * len(programs)
@@ -221,7 +229,7 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool) -> list[Sid
                 code = 70
                 try:
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    code = _run_side(program, drive, netns, i, out, pcaps[i])
+                    code = _run_side(program, drive, netns, i, out, pcaps[i], argv[i])
                 except SctraceError as exc:
                     Path(out + ".error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
                     code = exc.status

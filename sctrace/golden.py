@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +158,7 @@ def steps_of_trace(trace: Trace, level: str) -> list[GoldenStep]:
     """trace's socket calls normalized at level, grouped by process (the order in which processes
     interleave changes from run to run; the order within one does not), name-service lookups left out."""
     from sctrace.compare.normalize import normalize
+    from sctrace.render.compare_text import step_text  # with --states, the call's TCP state: shown, not compared
 
     if level not in LEVELS:
         raise SctraceError(f"a golden trace is made at level stable or semantic, not {level}: raw keeps pids and "
@@ -169,7 +169,8 @@ def steps_of_trace(trace: Trace, level: str) -> list[GoldenStep]:
             continue
         _, name, args, ret, errno = json.loads(step.key)  # what the step is compared by
         by_proc.setdefault(step.proc, []).append(GoldenStep(
-            step.proc, step.text, name, args, ret, errno, list(step.rules), list(step.notes), step.informational))
+            step.proc, step_text(step), name, args, ret, errno, list(step.rules), list(step.notes),
+            step.informational))
     return [step for steps in _canonical_processes(by_proc) for step in steps]
 
 
@@ -363,16 +364,9 @@ def record(program: str, args: list[str] | None = None, *, level: str = "semanti
     args = list(args or [])
     use_netns = ns.available() if netns is None else netns
     notices = [] if use_netns else ["no network namespace may be made here: the program uses the host's loopback"]
-    if args:
-        if drive.client is not None or drive.server is not None:
-            raise SctraceError("a program with ARGS cannot have --client or --server yet; wrap it in a script",
-                               ExitStatus.USAGE)
-        trace, status, stderr = _run_with_args(program, args, drive, use_netns)
-        exit = exit_info(None, trace) or {"code": status}
-    else:
-        run = run_sides([program], drive, use_netns)[0]
-        trace, stderr, exit = run.trace, run.stderr, exit_info(run, run.trace)
-        notices.extend(run.notices)
+    run = run_sides([program], drive, use_netns, args=[args])[0]
+    trace, stderr, exit = run.trace, run.stderr, exit_info(run, run.trace)
+    notices.extend(run.notices)
     if stderr:
         from sctrace.escape import escape_for_terminal
 
@@ -380,69 +374,6 @@ def record(program: str, args: list[str] | None = None, *, level: str = "semanti
                        + escape_for_terminal(stderr.decode("utf-8", "replace").rstrip()))
     golden = golden_of(trace, level, program=program, args=args, drive=drive, exit=exit)
     return Recording(trace, golden, notices)
-
-
-def _run_with_args(program: str, args: list[str], drive: DriveOptions, netns: bool) -> tuple[Trace, int, bytes]:
-    """Trace program with args in a worker process (as compare's run_sides does without args)."""
-    from sctrace.runners import resolve
-
-    resolve(program, args)  # bad input is reported before anything runs
-    tmp = tempfile.mkdtemp(prefix="sctrace-record-")
-    out = os.path.join(tmp, "run")
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the worker
-        code = int(ExitStatus.INTERNAL)
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            _trace_worker(program, args, drive, netns, out)
-            code = 0
-        except SctraceError as exc:
-            Path(out + ".error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
-        except BaseException as exc:  # noqa: BLE001 - reported by the parent in one line
-            Path(out + ".error").write_text(json.dumps({"message": f"{type(exc).__name__}: {exc}",
-                                                        "status": int(ExitStatus.INTERNAL)}))
-        finally:
-            os._exit(code)
-    try:
-        os.waitpid(pid, 0)
-        pid = 0
-        if os.path.exists(out + ".error"):
-            err = json.loads(Path(out + ".error").read_text())
-            raise SctraceError(f"{program}: {err['message']}", err["status"])
-        report = json.loads(Path(out + ".json").read_text())
-        if report["error"]:
-            raise SctraceError(f"{program}: {report['error']}", ExitStatus.USAGE)
-        trace = Trace.load(out + ".jsonl")
-        stderr = Path(out + ".stderr").read_bytes() if report["status"] != 0 and not report["stopped"] else b""
-        return trace, int(report["status"]), stderr
-    finally:
-        if pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-        for name in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, name))
-        os.rmdir(tmp)
-
-
-def _trace_worker(program: str, args: list[str], drive: DriveOptions, netns: bool, out: str) -> None:
-    """In the worker: trace program with args, its output kept apart, and write what happened beside out."""
-    from sctrace.drive import Driver
-    from sctrace.session import trace_program
-    from sctrace.tracer import TraceOptions
-
-    for fd, suffix in ((1, ".stdout"), (2, ".stderr")):
-        target = os.open(out + suffix, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
-    driver = Driver(drive)
-    result = trace_program(program, args, options=TraceOptions(string_limit=4096, netns=netns), observer=driver,
-                           timeout=drive.timeout * 3)
-    result.trace.save(out + ".jsonl")
-    ex = driver.exchange
-    Path(out + ".json").write_text(json.dumps({"status": result.status, "error": ex.error, "stopped": ex.stopped}))
 
 
 def steps(golden: Golden) -> list[Step]:

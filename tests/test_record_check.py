@@ -190,6 +190,39 @@ def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     assert "different: 2 steps changed" in proc.stdout
 
 
+def test_states_are_shown_in_the_file_and_never_compared(tmp_path: Path) -> None:
+    out = tmp_path / "states.golden"
+    proc = sctrace("record", "--states", "fixtures/seed/server1.py", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    steps = [line for line in out.read_text().splitlines() if line.startswith("P1 ")]
+    assert any(line.startswith("P1 listen(") and line.endswith(" [LISTEN]") for line in steps), steps
+    assert any(line.startswith("P1 accept4(") and line.endswith(" [ESTABLISHED]") for line in steps), steps
+    data = [line for line in out.read_text().splitlines() if line.startswith("    {")]
+    assert data and not any("LISTEN" in line or "ESTABLISHED" in line for line in data)  # not compared
+    assert sctrace("check", "fixtures/seed/server1.py", str(out)).returncode == 0  # a run without --states
+
+
+def test_arguments_and_a_peer_together(tmp_path: Path) -> None:
+    out = tmp_path / "args_peer.golden"
+    server = tmp_path / "echo_server.py"
+    server.write_text(
+        "import socket, sys\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(1)\n"
+        "c, _ = s.accept(); c.sendall(c.recv(64)); c.close(); s.close()\n"
+    )
+    client = tmp_path / "client.py"
+    client.write_text(
+        "import socket\n"
+        "s = socket.create_connection(('127.0.0.1', 4321)); s.sendall(b'ping'); print(s.recv(64)); s.close()\n"
+    )
+    proc = sctrace("record", "--client", str(client), str(server), "-o", str(out), "--", "4321")
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert '@args ["4321"]' in text and "peer P1 connect(" in text and 'P1 bind(L1, {AF_INET, 127.0.0.1:PORT1}' in text
+    assert sctrace("check", str(server), str(out)).returncode == 0
+
+
 @needs_php
 def test_explicit_client_is_recorded_and_used_again(tmp_path: Path) -> None:
     out = tmp_path / "with_client.golden"
