@@ -81,3 +81,17 @@ unset _sctrace_hash
 # Byte-compile the package, as a regular install does: where PYTHONDONTWRITEBYTECODE is set,
 # every start would otherwise compile it anew (35 ms).
 .venv/bin/python -m compileall -q sctrace >/dev/null
+
+# Mermaid itself draws the --format mermaid diagram in the browser test (npm registry; pinned).
+if [ "${SCTRACE_BROWSER_TESTS:-1}" = 1 ] && command -v npm >/dev/null 2>&1; then
+    _sctrace_mermaid=.venv/mermaid/node_modules/mermaid/dist/mermaid.min.js
+    if [ ! -f "$_sctrace_mermaid" ]; then
+        npm install --prefix .venv/mermaid --no-audit --no-fund --silent mermaid@11.17.2 >/dev/null 2>&1 \
+            || echo "setup: npm install mermaid failed; the Mermaid drawing test will skip" >&2
+    fi
+    if [ -f "$_sctrace_mermaid" ]; then
+        SCTRACE_MERMAID_JS="$PWD/$_sctrace_mermaid"
+        export SCTRACE_MERMAID_JS
+    fi
+    unset _sctrace_mermaid
+fi
