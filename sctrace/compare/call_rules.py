@@ -22,6 +22,8 @@ STATE_READERS = frozenset({"getsockname", "getpeername", "getsockopt"})
 # recvmsg and recvmmsg (sctrace/decode/net.py, msghdr.py; strace_args._VALUE_RESULT).
 VALUE_RESULT_CALLS = frozenset({"accept", "accept4", "getsockname", "getpeername", "recvfrom", "getsockopt",
                                 "recvmsg", "recvmmsg"})
+# The calls buffer_size may change: those with a receive buffer's size, and those with a value-result length.
+BUFFER_SIZE_CALLS = frozenset({"read", "recv", "readv"}) | VALUE_RESULT_CALLS
 _CONTAINERS = (dict, list)
 
 

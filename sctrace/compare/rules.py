@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from sctrace.compare.call import Call, Path
 from sctrace.compare.call_rules import (
+    BUFFER_SIZE_CALLS,
     STATE_READERS,
     accept_is_accept4,
     buffer_size,
@@ -132,7 +133,7 @@ RULES: list[Rule] = [
         (sun_path_nul, ("bind", "connect", "sendto"), 'bind(L1, {AF_UNIX, "/tmp/s"}, 8) = 0',
          'bind(L1, {AF_UNIX, "/tmp/s"}, 9) = 0'),
         (listen_backlog, ("listen",), "listen(L1, 0) = 0", "listen(L1, 128) = 0: the same key"),
-        (buffer_size, None, 'read(C2, "hello\\n", 1024) = 6; accept(L1, {...}, [128 => 16]) = C2',
+        (buffer_size, BUFFER_SIZE_CALLS, 'read(C2, "hello\\n", 1024) = 6; accept(L1, {...}, [128 => 16]) = C2',
          'read(C2, "hello\\n", 64) = 6; accept(L1, {...}, [16]) = C2: the same keys'),
     ]),
     *(Rule(fn.__name__, "semantic", _summary(fn), before, after, apply_run=fn) for fn, before, after in [
