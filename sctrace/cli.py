@@ -164,6 +164,7 @@ def record(
     client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server, traced in its own lane.")] = None,  # noqa: UP045,E501
     server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client, traced in its own lane.")] = None,  # noqa: UP045,E501
     states: Annotated[bool, typer.Option("--states", help="Show each call's TCP state in the file (read, never compared; it may vary between runs).")] = False,  # noqa: E501
+    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run PROGRAM (given its peer, as compare does) and write its socket calls as a golden trace for check.
@@ -174,7 +175,8 @@ def record(
     from sctrace.drive import DriveOptions
 
     check_writable(None if output == "-" else Path(output))  # said before anything runs, as by compare
-    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states)
+    drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states,
+                         backend=backend.value)
     try:
         recording = golden.record(program, args or [], level=level.value, drive=drive)
     except SctraceError as exc:  # like compare and check: any trouble is status 2
@@ -194,6 +196,7 @@ def check(
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the program has to listen or connect.")] = 10.0,  # noqa: E501
     client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server (default: as recorded).")] = None,  # noqa: UP045,E501
     server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client (default: as recorded).")] = None,  # noqa: UP045,E501
+    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run PROGRAM again and compare its socket calls with the golden trace FILE.
@@ -208,7 +211,7 @@ def check(
         result = golden.check(program, file, level=level.value if level is not None else None,
                               send=None if send is None else _unescape(send),
                               reply=None if reply is None else _unescape(reply),
-                              client=client, server=server, timeout=timeout)
+                              client=client, server=server, timeout=timeout, backend=backend.value)
     except SctraceError as exc:  # like compare (diff(1)): any trouble is status 2
         raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(result.recording.notices):
@@ -252,6 +255,7 @@ def matrix(
     send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
     reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
+    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
     traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
 ) -> None:
     """Run several programs (or load traces): their socket calls, a column per program, a row per life-cycle step.
@@ -267,7 +271,8 @@ def matrix(
     notices: list[str] = []
     try:
         check_writable(output)
-        made = build_matrix(programs, drive=DriveOptions(_unescape(send), _unescape(reply), timeout), notices=notices)
+        drive = DriveOptions(_unescape(send), _unescape(reply), timeout, backend=backend.value)
+        made = build_matrix(programs, drive=drive, notices=notices)
         out = sys.stdout if output is None else open_output(output)
     except SctraceError as exc:  # any trouble is status 2, as for compare
         raise SctraceError(exc.message, ExitStatus.USAGE) from None

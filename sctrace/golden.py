@@ -14,6 +14,7 @@ of the new run is what ``record`` would write of it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -449,13 +450,14 @@ class CheckResult:
 
 def check(program: str, path: str, *, level: str | None = None, send: bytes | None = None,
           reply: bytes | None = None, client: str | None = None, server: str | None = None,
-          timeout: float = 10.0, netns: bool | None = None) -> CheckResult:
+          timeout: float = 10.0, netns: bool | None = None, backend: str = "ptrace") -> CheckResult:
     """Run program again as the golden file at path was recorded (unless told otherwise) and compare."""
     from sctrace.comparing import status_of
 
     expected = load(path)
     level = check_level(expected, level, path)
-    drive = expected.drive(send=send, reply=reply, client=client, server=server, timeout=timeout)
+    drive = dataclasses.replace(expected.drive(send=send, reply=reply, client=client, server=server,
+                                               timeout=timeout), backend=backend)
     recording = record(program, expected.args, level=level, drive=drive, netns=netns)
     comparison = compare_goldens(expected, path, recording.golden, program, recording.trace.header)
     return CheckResult(comparison, recording, status_of(comparison))

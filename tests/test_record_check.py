@@ -190,6 +190,19 @@ def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     assert "different: 2 steps changed" in proc.stdout
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/test installs it)")
+def test_the_strace_backend_records_the_same_golden_file(tmp_path: Path) -> None:
+    files = []
+    for backend in ("ptrace", "strace"):
+        out = tmp_path / f"{backend}.golden"
+        proc = sctrace("record", "--backend", backend, "fixtures/seed/server1.py", "-o", str(out))
+        assert proc.returncode == 0, proc.stderr
+        files.append(out.read_bytes())
+    assert files[0] == files[1]
+    proc = sctrace("check", "--backend", "strace", "fixtures/seed/server1.py", str(tmp_path / "ptrace.golden"))
+    assert proc.returncode == 0, proc.stdout
+
+
 def test_states_are_shown_in_the_file_and_never_compared(tmp_path: Path) -> None:
     out = tmp_path / "states.golden"
     proc = sctrace("record", "--states", "fixtures/seed/server1.py", "-o", str(out))
