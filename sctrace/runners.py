@@ -68,6 +68,19 @@ class Launch:
             return None
 
 
+def version_answer(probe: subprocess.Popen[str] | None) -> str | None:
+    """What a version probe answered (None: nothing, or it failed: the version is a courtesy, never a failure)."""
+    if probe is None:
+        return None
+    try:
+        out, _ = probe.communicate(timeout=5)
+        return out.strip() or None
+    except Exception:  # noqa: BLE001 - a probe that hangs or fails only leaves the version out
+        probe.kill()
+        probe.wait()
+        return None
+
+
 def _is_executable_file(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sctrace import __version__
 from sctrace.render import Renderer
-from sctrace.runners import Launch, resolve
+from sctrace.runners import Launch, resolve, version_answer
 from sctrace.status import ExitStatus, SctraceError
 from sctrace.trace import Event, Header, Trace
 from sctrace.tracer import Interrupted, LaunchError, Observer, Outcome, TraceOptions, Tracer
@@ -193,12 +193,7 @@ def _trace_launch(
         if feed is not None and options.packets:
             header.extra["packets"] = feed.active  # packet events follow (false: capture was not possible)
         if version_probe is not None:
-            try:
-                out, _ = version_probe.communicate(timeout=5)
-                header.interpreter_version = out.strip() or None
-            except Exception:  # noqa: BLE001 - the version is a courtesy, never a failure
-                version_probe.kill()
-                version_probe.wait()
+            header.interpreter_version = version_answer(version_probe)
             version_probe = None
         if renderer is not None:
             renderer.header(header)

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sctrace import __version__, syscalls
 from sctrace.render import Renderer
-from sctrace.runners import Launch
+from sctrace.runners import Launch, version_answer
 from sctrace.status import ExitStatus, SctraceError
 from sctrace.strace_events import EventStream
 from sctrace.strace_log import LogParser
@@ -323,12 +323,7 @@ def trace_with_strace(
         nonlocal header_sent, version_probe
         header_sent = True
         if version_probe is not None:
-            try:
-                out, _ = version_probe.communicate(timeout=5)
-                header.interpreter_version = out.strip() or None
-            except Exception:  # noqa: BLE001 - the version is a courtesy, never a failure
-                version_probe.kill()
-                version_probe.wait()
+            header.interpreter_version = version_answer(version_probe)
             version_probe = None
         if renderer is not None:
             renderer.header(header)

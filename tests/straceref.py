@@ -31,6 +31,8 @@ SOCKET_ENDPOINT = re.compile(r"^(TCP|TCPv6|UDP|UDPv6|UDPLITE|RAW|RAWv6|UNIX|UNIX
 _LONG_NUMBER = re.compile(r"\d{4,}")
 _POINTER = re.compile(r"^0x[0-9a-f]+$")
 _FIXTURE_TMPDIR = re.compile(r"/tmp/sctrace-fx-[A-Za-z0-9_-]+")  # the fixtures' private directories
+# unix_abstract's name carries its pid ("sctrace-fx-abstract-304"): a pid of any length is the run's own.
+_FIXTURE_PID = re.compile(r"(sctrace-fx-abstract-)\d+")
 
 # How each language's fixtures are run: the same argv under both tracers.
 INTERPRETERS = {
@@ -89,7 +91,7 @@ def _placeholders(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if _POINTER.match(value):
             return "PTR"
-        return _LONG_NUMBER.sub("N", _FIXTURE_TMPDIR.sub("/TMPDIR", value))
+        return _LONG_NUMBER.sub("N", _FIXTURE_TMPDIR.sub("/TMPDIR", _FIXTURE_PID.sub(r"\1PID", value)))
     return value
 
 

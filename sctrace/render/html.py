@@ -32,6 +32,7 @@ from sctrace.render.compare_text import LABELS, MARKERS, counts_text, describe_e
 from sctrace.render.html_style import CSS
 from sctrace.render.text import format_args, format_result
 from sctrace.render.timeline import (
+    WholeTraceRenderer,
     is_peer,
     lecture_events,
     local_ports,
@@ -155,23 +156,11 @@ def _process_text(ev: Event) -> str:
 
 # -- trace --------------------------------------------------------------------------------------------
 
-class HtmlRenderer:
+class HtmlRenderer(WholeTraceRenderer):
     """The trace renderer: collects the events, writes the page when the trace ends."""
 
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        self.header_: Header | None = None
-        self.events: list[Event] = []
-
-    def header(self, header: Header) -> None:
-        self.header_ = header
-
-    def event(self, ev: Event) -> None:
-        self.events.append(ev)
-
-    def close(self) -> None:
-        self.out.write(trace_page(self.header_, self.events))
-        self.out.flush()
+    def document(self, header: Header | None, events: list[Event]) -> str:
+        return trace_page(header, events)
 
 
 def trace_page(header: Header | None, events: list[Event]) -> str:

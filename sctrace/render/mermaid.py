@@ -33,6 +33,7 @@ from sctrace.render.compare_text import MARKERS, describe_exit, describe_runtime
 from sctrace.render.text import format_args, format_result
 from sctrace.render.timeline import (
     CONTEXT_TYPES,
+    WholeTraceRenderer,
     attach_context,
     is_peer,
     lecture_events,
@@ -85,23 +86,11 @@ def _lines(text: str) -> str:
 
 # -- trace ------------------------------------------------------------------------------------------
 
-class MermaidRenderer:
+class MermaidRenderer(WholeTraceRenderer):
     """The trace renderer: collects the events, draws the diagram when the trace ends."""
 
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        self.header_: Header | None = None
-        self.events: list[Event] = []
-
-    def header(self, header: Header) -> None:
-        self.header_ = header
-
-    def event(self, ev: Event) -> None:
-        self.events.append(ev)
-
-    def close(self) -> None:
-        self.out.write("\n".join(trace_diagram(self.header_, self.events)) + "\n")
-        self.out.flush()
+    def document(self, header: Header | None, events: list[Event]) -> str:
+        return "\n".join(trace_diagram(header, events)) + "\n"
 
 
 def trace_diagram(header: Header | None, events: list[Event]) -> list[str]:

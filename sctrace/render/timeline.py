@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import IO, Any
 
-from sctrace.trace import Event, Trace
+from sctrace.trace import Event, Header, Trace
 
 PEER_LANE = "peer"  # Event.info["lane"] of an explicit peer program's events (compare --client/--server)
 CONTEXT_TYPES = ("packet", "state")
@@ -180,3 +180,26 @@ def attach_context(steps: Sequence[Event | None], context: Sequence[Event]) -> d
             j += 1
         out.setdefault(last, []).append(ev)
     return out
+
+
+class WholeTraceRenderer:
+    """A trace renderer for a document made of the whole trace (an HTML page, a diagram): it collects the
+    header and events, and writes ``document(header, events)`` when the trace ends."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.header_: Header | None = None
+        self.events: list[Event] = []
+
+    def header(self, header: Header) -> None:
+        self.header_ = header
+
+    def event(self, ev: Event) -> None:
+        self.events.append(ev)
+
+    def close(self) -> None:
+        self.out.write(self.document(self.header_, self.events))
+        self.out.flush()
+
+    def document(self, header: Header | None, events: list[Event]) -> str:
+        raise NotImplementedError
