@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from types import FrameType
@@ -25,6 +25,8 @@ from sctrace.trace import Event, Header, Trace
 from sctrace.tracer import Interrupted, LaunchError, Observer, Outcome, TraceOptions, Tracer
 
 if TYPE_CHECKING:
+    import subprocess
+
     from sctrace.packets import PacketFeed
 
 
@@ -115,6 +117,40 @@ def _packet_feed(options: TraceOptions) -> PacketFeed | None:
     return PacketFeed.for_options(options.packets, options.pcap)
 
 
+class Recorder:
+    """Where a backend's events go: into the trace and to the renderer, the header before the first.
+
+    The header is sent at the first event (or at the end, for a program with none): by then the
+    program is running, so the interpreter's version, asked in parallel by version_probe, is in;
+    ``complete`` fills in what the backend knows only then.
+    """
+
+    def __init__(self, trace: Trace, renderer: Renderer | None, version_probe: subprocess.Popen[str] | None,
+                 complete: Callable[[Header], None] | None = None) -> None:
+        self.trace, self.renderer, self.version_probe, self.complete = trace, renderer, version_probe, complete
+        self.header_sent = False
+
+    def send_header(self) -> None:
+        if self.header_sent:
+            return
+        self.header_sent = True
+        header = self.trace.header
+        if self.complete is not None:
+            self.complete(header)
+        if self.version_probe is not None:
+            header.interpreter_version = version_answer(self.version_probe)
+            self.version_probe = None
+        if self.renderer is not None:
+            self.renderer.header(header)
+
+    def add(self, ev: Event) -> None:
+        if not self.header_sent:
+            self.send_header()
+        self.trace.events.append(ev)
+        if self.renderer is not None:
+            self.renderer.event(ev)
+
+
 def make_header(launch: Launch, options: TraceOptions) -> Header:
     return Header(
         argv=launch.argv,
@@ -181,37 +217,22 @@ def _trace_launch(
     # The version is recorded in saved traces; a terminal reader does not need
     # it, and asking costs an interpreter start competing with the traced one.
     feed = _packet_feed(options)  # first: a --pcap FILE that cannot be written stops all before it starts
-    version_probe = launch.start_version_probe() if want_version else None
-    header_sent = False
-
-    def send_header() -> None:
-        # The interpreter's version, asked in parallel, belongs in the header:
-        # by the first event the program is running, so the answer is in.
-        nonlocal header_sent, version_probe
-        header_sent = True
+    def complete(header: Header) -> None:
         header.seccomp = tracer.seccomp_mode
         if feed is not None and options.packets:
             header.extra["packets"] = feed.active  # packet events follow (false: capture was not possible)
-        if version_probe is not None:
-            header.interpreter_version = version_answer(version_probe)
-            version_probe = None
-        if renderer is not None:
-            renderer.header(header)
+
+    recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None, complete)
+    add = recorder.add
 
     def sink(ev: Event) -> None:
-        if not header_sent:
-            send_header()
+        recorder.send_header()
         if feed is not None:  # packets sent before this event was reported come first; seq is file order
             for packet in feed.events():
                 packet.seq = len(trace.events)
                 add(packet)
             ev.seq = len(trace.events)
         add(ev)
-
-    def add(ev: Event) -> None:
-        trace.events.append(ev)
-        if renderer is not None:
-            renderer.event(ev)
 
     tracer = Tracer(launch.argv, launch.path, options, sink, observer)
     if feed is not None:
@@ -228,8 +249,7 @@ def _trace_launch(
     except LaunchError as exc:
         raise _launch_error(str(exc), launch) from None
     finally:
-        if not header_sent:
-            send_header()
+        recorder.send_header()
         if feed is not None:
             for packet in feed.events():  # the last ones, after the last event
                 packet.seq = len(trace.events)

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sctrace import __version__, syscalls
 from sctrace.render import Renderer
-from sctrace.runners import Launch, version_answer
+from sctrace.runners import Launch
 from sctrace.status import ExitStatus, SctraceError
 from sctrace.strace_events import EventStream
 from sctrace.strace_log import LogParser
@@ -316,24 +316,12 @@ def trace_with_strace(
                     started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     sctrace_version=__version__)
     trace = Trace(header)
-    version_probe = launch.start_version_probe() if want_version else None
-    header_sent = False
+    from sctrace.session import Recorder
 
-    def send_header() -> None:
-        nonlocal header_sent, version_probe
-        header_sent = True
-        if version_probe is not None:
-            header.interpreter_version = version_answer(version_probe)
-            version_probe = None
-        if renderer is not None:
-            renderer.header(header)
+    recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None)
 
     def sink(ev: Event) -> None:
-        if not header_sent:
-            send_header()
-        trace.events.append(ev)
-        if renderer is not None:
-            renderer.event(ev)
+        recorder.add(ev)
         if view is not None:
             view.event(ev)
             if view.by_sctrace is not None:  # the driver stopped the program after its exchange
@@ -388,11 +376,11 @@ def trace_with_strace(
             observer.detached()
         _end(strace_pid, trace_r)
         guard.release()
-        if version_probe is not None and not stream.started:
-            version_probe.kill()
-            version_probe.wait()
-            version_probe = None
-        if renderer is not None and header_sent:
+        if recorder.version_probe is not None and not stream.started:
+            recorder.version_probe.kill()
+            recorder.version_probe.wait()
+            recorder.version_probe = None
+        if renderer is not None and recorder.header_sent:
             renderer.close()
         _reap_orphans()
     notices = [escape_for_terminal(line.removeprefix(NETNS_NOTE)) if line.startswith(NETNS_NOTE)
@@ -404,8 +392,8 @@ def trace_with_strace(
         raise _start_failure(launch, stream, notices)
     if status is None:
         status = _status_of(stream)
-    if not header_sent:
-        send_header()
+    if not recorder.header_sent:
+        recorder.send_header()
         if renderer is not None:
             renderer.close()
     return trace, status, interrupted, notices
