@@ -524,6 +524,36 @@ def test_fork_thread_and_reused_descriptors() -> None:
     ]
 
 
+def test_a_close_reported_after_another_thread_reused_its_number() -> None:
+    # close(5) frees the number when it begins; another thread's accept can take 5 and be reported
+    # before the close's exit.  The close still closed the first connection (its endpoint says so).
+    first, second = "TCP:[127.0.0.1:80->127.0.0.1:40001]", "TCP:[127.0.0.1:80->127.0.0.1:40002]"
+    accept = {"fd": 3, "addr": None, "addrlen": None, "flags": "SOCK_CLOEXEC"}
+    events = [
+        ev(0, "socket", {"domain": "AF_INET", "type": "SOCK_STREAM", "protocol": "0"}, 3, pid=10),
+        ev(1, "listen", {"fd": 3, "backlog": 5}, pid=10, endpoint="TCP:[127.0.0.1:80]"),
+        proc_event(2, "fork", 10, child=11, thread=True),
+        proc_event(3, "fork", 10, child=12, thread=True),
+        ev(4, "accept4", accept, 5, pid=10, endpoint="TCP:[127.0.0.1:80]", ret_endpoint=first),
+        ev(5, "recvfrom", {"fd": 5, "buf": buf("a"), "len": 64, "flags": "0", "src_addr": None, "addrlen": None},
+           1, pid=11, endpoint=first),
+        ev(6, "accept4", accept, 5, pid=10, endpoint="TCP:[127.0.0.1:80]", ret_endpoint=second),
+        ev(7, "close", {"fd": 5}, pid=11, endpoint=first),
+        ev(8, "recvfrom", {"fd": 5, "buf": buf("b"), "len": 64, "flags": "0", "src_addr": None, "addrlen": None},
+           1, pid=12, endpoint=second),
+        ev(9, "close", {"fd": 5}, pid=12, endpoint=second),
+    ]
+    steps = normalize(trace_of(*events), "stable")
+    by_proc: dict[str, list[str]] = {}
+    for step in steps:
+        by_proc.setdefault(step.proc, []).append(f"{step.name} {step.args.get('fd')} {step.ret}")
+    # The connection sockets are numbered per thread: each worker's one socket is its C1, whatever the
+    # number; without the endpoint, P2's close would have closed the second connection.
+    assert by_proc["P2"] == ["recvfrom C1 1", "close C1 0"]
+    assert by_proc["P3"] == ["recvfrom C1 1", "close C1 0"]
+    assert by_proc["P1"][-2:] == ["accept4 L1 C1", "accept4 L1 C2"]
+
+
 def test_descriptors_the_trace_did_not_create() -> None:
     pair = "UNIX-STREAM:[21->22]"
     rights = [{"len": 20, "level": "SOL_SOCKET", "type": "SCM_RIGHTS", "fds": [5]}]

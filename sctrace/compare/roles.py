@@ -123,11 +123,23 @@ def _identify(table: dict[int, Sock], fd: int, endpoint: str | None) -> Sock:
     return found
 
 
-def _effects(ev: Event, table: dict[int, Sock], step: bool) -> dict[int, Sock]:
-    """Update the descriptor table for one call; the sockets its descriptors name, in order of appearance."""
+def _effects(ev: Event, table: dict[int, Sock], step: bool, shadow: dict[int, Sock]) -> dict[int, Sock]:
+    """Update the descriptor table for one call; the sockets its descriptors name, in order of appearance.
+
+    shadow holds, per descriptor number, the socket a newer one replaced while the number was still
+    open in the table: in a threaded program a close frees its number before its exit is reported, so
+    another thread's accept may take the number first in the trace.  The close names its socket by
+    the endpoint it had when the close began, and that tells which of the two it closed.
+    """
     args, name = ev.args, ev.name
     socks: dict[int, Sock] = {}
     fd, sock = args.get("fd"), None
+    if name == "close" and isinstance(fd, int) and shadow:
+        old = shadow.pop(fd, None)
+        current = table.get(fd)
+        if old is not None and ev.endpoint and old.endpoint == ev.endpoint and \
+                (current is None or current.endpoint != ev.endpoint):
+            return {fd: old} if step else {}  # the number still stands for the newer socket
     if step and isinstance(fd, int):
         sock = table.get(fd)
         if sock is None or (sock.received and ev.endpoint):
@@ -166,6 +178,9 @@ def _effects(ev: Event, table: dict[int, Sock], step: bool) -> dict[int, Sock]:
             table[ev.ret] = table[old]
     for n, created in new:
         if isinstance(n, int):
+            replaced = table.get(n)
+            if replaced is not None and replaced is not created:
+                shadow[n] = replaced
             table[n] = socks[n] = created
     return socks
 
@@ -198,6 +213,7 @@ def walk(trace: Trace) -> Walked:
     a new generation, so a reused pid is a new process.
     """
     tables: dict[int, dict[int, Sock]] = {}
+    shadows: dict[int, dict[int, Sock]] = {}  # id of a table (threads share one) -> its shadowed sockets (_effects)
     generation: dict[int, int] = {}
     current: dict[int, int] = {}  # pid -> its process (index in processes) while it has made socket calls
     walked = Walked([], [], [], [], set())
@@ -230,7 +246,10 @@ def walk(trace: Trace) -> Walked:
                 step = step_
             else:
                 step = ev.args.get("fd") in table or unseen_is_socket
-            socks = _effects(ev, table, step)
+            shadow = shadows.get(id(table))
+            if shadow is None:
+                shadow = shadows[id(table)] = {}
+            socks = _effects(ev, table, step, shadow)
             if not step:
                 continue
             proc = current.get(pid)
