@@ -142,18 +142,27 @@ s.accept()
 """
 
 
+# Both backends: sctrace's own tracer, and strace run and read by sctrace (strace_backend.py).
+BACKENDS = [
+    pytest.param("ptrace"),
+    pytest.param("strace", marks=pytest.mark.skipif(shutil.which("strace") is None,
+                                                     reason="strace is not installed (scripts/setup.sh installs it)")),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, status: int) -> None:
+def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, status: int, backend: str) -> None:
     prog = _write(tmp_path / "forever.py", SERVER_FOREVER, 0o644)
     out = tmp_path / "t.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out),
+        [sys.executable, "-m", "sctrace", "trace", "--backend", backend, "--format", "jsonl", "-o", str(out),
          "--interpreter", PYTHON, str(prog)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.2)  # both processes are now blocked in accept
+    time.sleep(0.3)  # both processes are now blocked in accept
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == status, err
@@ -162,18 +171,24 @@ def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, sta
     names = [ev.name for ev in trace.syscalls()]
     assert names[:3] == ["socket", "bind", "listen"]
     killed = [ev for ev in trace.events if ev.type == "killed"]
-    assert len(killed) == 2 and all(ev.info.get("by") == "sctrace" for ev in killed)
+    assert len(killed) == 2, trace.events
+    assert all(ev.info.get("signal") == "SIGKILL" and ev.info.get("by") == "sctrace"
+               and ev.info.get("reason") == signal.Signals(sig).name for ev in killed), killed
+    accepts = [ev for ev in trace.syscalls() if ev.name == "accept4"]
+    assert len(accepts) == 2 and all(ev.info.get("unfinished") and ev.ret is None for ev in accepts)
     assert_gone(pids_in(trace))
 
 
-def test_timeout_kills_the_program(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_timeout_kills_the_program(tmp_path: Path, backend: str) -> None:
     prog = _write(tmp_path / "forever.py", SERVER_FOREVER, 0o644)
     out = tmp_path / "t.jsonl"
-    proc = sctrace("trace", "--timeout", "1", "--format", "jsonl", "-o", str(out), "--interpreter", PYTHON,
-                   str(prog))
-    assert proc.returncode == ExitStatus.TIMEOUT
+    proc = sctrace("trace", "--backend", backend, "--timeout", "1", "--format", "jsonl", "-o", str(out),
+                   "--interpreter", PYTHON, str(prog))
+    assert proc.returncode == ExitStatus.TIMEOUT, proc.stderr
     trace = Trace.load(out)
-    assert any(ev.type == "killed" and ev.info.get("reason") == "timeout" for ev in trace.events)
+    killed = [ev for ev in trace.events if ev.type == "killed"]
+    assert len(killed) == 2 and all(ev.info.get("reason") == "timeout" for ev in killed)
     assert_gone(pids_in(trace))
 
 

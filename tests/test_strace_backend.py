@@ -30,6 +30,7 @@ from sctrace.trace import Event, Trace
 from tests.in_netns import can_unshare
 from tests.straceref import FIXTURES, interpreter_for, per_process, run_sctrace
 from tests.test_agree_strace import FIXTURE_TABLE
+from tests.test_faults import assert_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)
@@ -53,16 +54,6 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
-
-
-def assert_gone(pids: set[int]) -> None:
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                state = next(line for line in f if line.startswith("State:"))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        pytest.fail(f"traced process {pid} survived: {state.strip()}")
 
 
 # ---------------------------------------------------------------------------
@@ -154,45 +145,6 @@ def test_killed_by_a_signal_and_signals_delivered(tmp_path: Path) -> None:
     assert_gone({e.pid for e in trace.events})
 
 
-SERVER_FOREVER = """
-import socket, sys, os
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-if os.fork() == 0:
-    s.accept()  # a child that waits too
-print("ready", flush=True)
-s.accept()
-"""
-
-
-@needs_strace
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, status: int) -> None:
-    prog = write(tmp_path / "forever.py", SERVER_FOREVER)
-    out = tmp_path / "t.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sctrace", "trace", "--backend", "strace", "--format", "jsonl", "-o", str(out),
-         "--interpreter", PYTHON, str(prog)],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.3)  # both processes are now blocked in accept
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == status, err
-    assert "Traceback" not in err
-    trace = Trace.load(out)
-    names = [ev.name for ev in trace.syscalls()]
-    assert names[:3] == ["socket", "bind", "listen"]
-    killed = [ev for ev in trace.events if ev.type == "killed"]
-    assert len(killed) == 2, trace.events
-    assert all(ev.info == {"signal": "SIGKILL", "by": "sctrace", "reason": signal.Signals(sig).name}
-               for ev in killed)
-    accepts = [ev for ev in trace.syscalls() if ev.name == "accept4"]
-    assert len(accepts) == 2 and all(ev.info.get("unfinished") and ev.ret is None for ev in accepts)
-    assert_gone({ev.pid for ev in trace.events})
-
-
 SERVER_SAYS_PIDS = """
 import os, socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
@@ -245,19 +197,6 @@ def test_without_seccomp_filter(tmp_path: Path) -> None:
     slow, status = run_sctrace(fixture, tmp_path / "b.jsonl", "--backend", "strace", "--no-seccomp")
     assert status == 0 and (fast.header.seccomp, slow.header.seccomp) == (True, False)
     assert per_process(slow) == per_process(fast) != []
-
-
-@needs_strace
-def test_timeout_kills_the_program(tmp_path: Path) -> None:
-    prog = write(tmp_path / "forever.py", SERVER_FOREVER)
-    out = tmp_path / "t.jsonl"
-    proc = sctrace("trace", "--backend", "strace", "--timeout", "1", "--format", "jsonl", "-o", str(out),
-                   "--interpreter", PYTHON, str(prog))
-    assert proc.returncode == ExitStatus.TIMEOUT, proc.stderr
-    trace = Trace.load(out)
-    killed = [ev for ev in trace.events if ev.type == "killed"]
-    assert len(killed) == 2 and all(ev.info.get("reason") == "timeout" for ev in killed)
-    assert_gone({ev.pid for ev in trace.events})
 
 
 @needs_strace
