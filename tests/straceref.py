@@ -10,6 +10,7 @@ process.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -18,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sctrace import syscalls
 from sctrace.strace_log import parse_strace_log
@@ -170,3 +173,14 @@ def per_process(trace: Trace, merge: bool = False, renumber: bool = False) -> li
             events = renumber_fds(events)
         sequences.append([call_key(ev) for ev in events])
     return sorted(sequences)
+
+
+def assert_same_processes(want: list[list[str]], got: list[list[str]], want_name: str, got_name: str) -> None:
+    """Fail with a unified diff (first 80 lines) when two per_process listings differ."""
+    if got != want:
+        diff = difflib.unified_diff(
+            [line for s in want for line in ["--- process", *s]],
+            [line for s in got for line in ["--- process", *s]],
+            want_name, got_name, lineterm="", n=2,
+        )
+        pytest.fail(f"{got_name} and {want_name} disagree:\n" + "\n".join(list(diff)[:80]))

@@ -8,12 +8,19 @@ extra (tests/straceref.py says what is replaced by placeholders).
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import pytest
 
-from tests.straceref import FIXTURES, STRACE, interpreter_for, per_process, run_sctrace, run_strace
+from tests.straceref import (
+    FIXTURES,
+    STRACE,
+    assert_same_processes,
+    interpreter_for,
+    per_process,
+    run_sctrace,
+    run_strace,
+)
 
 # fixture -> how its runs may legitimately differ: "merge" folds runs of reads or writes (chunk
 # sizes of a bulk transfer vary by run), "renumber" names descriptors by first use (threads race
@@ -54,13 +61,7 @@ def test_agrees_with_strace(name: str, tmp_path: Path) -> None:
     got = per_process(ours, merge, renumber)
     want = per_process(ref, merge, renumber)
     assert sum(len(s) for s in want) > 0, "strace saw no socket call: the fixture is broken"
-    if got != want:
-        diff = difflib.unified_diff(
-            [line for s in want for line in ["--- process", *s]],
-            [line for s in got for line in ["--- process", *s]],
-            "strace", "sctrace", lineterm="", n=2,
-        )
-        pytest.fail("sctrace and strace disagree:\n" + "\n".join(list(diff)[:80]))
+    assert_same_processes(want, got, "strace", "sctrace")
 
 
 @pytest.mark.parametrize("name", ["tcp4_echo.py", "fork_connect.py", "sendmsg_recvmsg.py", "tcp4_echo.php"])

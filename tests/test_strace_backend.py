@@ -10,7 +10,6 @@ in one line.
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 import signal
@@ -28,7 +27,7 @@ from sctrace.strace_events import EventStream, executable_of
 from sctrace.strace_log import LogParser
 from sctrace.trace import Event, Trace
 from tests.in_netns import can_unshare
-from tests.straceref import FIXTURES, interpreter_for, per_process, run_sctrace
+from tests.straceref import FIXTURES, assert_same_processes, interpreter_for, per_process, run_sctrace
 from tests.test_agree_strace import FIXTURE_TABLE
 from tests.test_faults import assert_gone
 
@@ -77,13 +76,7 @@ def test_backends_agree(name: str, tmp_path: Path) -> None:
     assert (ours.header.backend, theirs.header.backend) == ("ptrace", "strace")
     got, want = per_process(theirs, merge, renumber), per_process(ours, merge, renumber)
     assert sum(len(s) for s in want) > 0, "no socket call seen: the fixture is broken"
-    if got != want:
-        diff = difflib.unified_diff(
-            [line for s in want for line in ["--- process", *s]],
-            [line for s in got for line in ["--- process", *s]],
-            "ptrace", "strace", lineterm="", n=2,
-        )
-        pytest.fail("the backends disagree:\n" + "\n".join(list(diff)[:80]))
+    assert_same_processes(want, got, "ptrace", "strace")
     # The process events agree too: the same forks (kind, thread or not), execs and ends, per process.
     assert process_shape(theirs) == process_shape(ours)
 
