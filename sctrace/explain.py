@@ -340,28 +340,26 @@ def _readv(ev: Event) -> str:
     return _recv(ev) + (f", scattered into {n} buffers" if n and n > 1 and ev.ret else "")
 
 
-def _sendmsg(ev: Event) -> str:
+def _msg(ev: Event, moved: str, peer: str, rights: str) -> str:
+    """sendmsg/recvmsg: the bytes moved, the address named in the msghdr, the descriptors passed."""
     msg = ev.args.get("msg")
-    text = f"{_bytes(ev.ret)} copied into the send buffer"
+    text = f"{_bytes(ev.ret)} {moved}"
     if isinstance(msg, dict) and isinstance(msg.get("name"), dict):
-        text += f", to {address(msg['name'])}"
+        text += f", {peer} {address(msg['name'])}"
     fds = _control_fds(msg)
     if fds:
-        text += f"; passes descriptor{'s' if len(fds) > 1 else ''} {', '.join(map(str, fds))} (SCM_RIGHTS)"
+        text += f"; {rights} descriptor{'s' if len(fds) > 1 else ''} {', '.join(map(str, fds))} (SCM_RIGHTS)"
     return text
+
+
+def _sendmsg(ev: Event) -> str:
+    return _msg(ev, "copied into the send buffer", "to", "passes")
 
 
 def _recvmsg(ev: Event) -> str:
     if ev.ret == 0:
         return "0 bytes: end of file, the peer has closed its side"
-    msg = ev.args.get("msg")
-    text = f"{_bytes(ev.ret)} taken from the receive buffer"
-    if isinstance(msg, dict) and isinstance(msg.get("name"), dict):
-        text += f", from {address(msg['name'])}"
-    fds = _control_fds(msg)
-    if fds:
-        text += f"; receives descriptor{'s' if len(fds) > 1 else ''} {', '.join(map(str, fds))} (SCM_RIGHTS)"
-    return text
+    return _msg(ev, "taken from the receive buffer", "from", "receives")
 
 
 def _mmsg(direction: str) -> Callable[[Event], str]:
