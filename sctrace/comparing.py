@@ -320,7 +320,7 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     """The comparison of LEFT and RIGHT, each a program to run or a saved trace."""
     from sctrace import netns as ns
     from sctrace.compare.align import align
-    from sctrace.compare.normalize import normalize
+    from sctrace.compare.normalize import normalize, without_name_service
 
     saved = {arg: is_saved_trace(arg) for arg in (left, right)}
     to_run = [arg for arg in (left, right) if not saved[arg]]
@@ -344,11 +344,19 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     gc.disable()
     try:
         traces = {arg: runs[arg].trace if arg in runs else load_saved(arg) for arg in (left, right)}
-        rows = align(normalize(traces[left], level), normalize(traces[right], level))
+        steps = [normalize(traces[arg], level) for arg in (left, right)]
+        # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
+        folded = [0, 0]
+        if level == "semantic":
+            for i in (0, 1):
+                steps[i], folded[i] = without_name_service(steps[i])
+        rows = align(steps[0], steps[1])
     finally:
         gc.enable()
-    return Comparison(level, side_of(left, traces[left], runs.get(left)),
-                      side_of(right, traces[right], runs.get(right)), rows)
+    sides = [side_of(arg, traces[arg], runs.get(arg)) for arg in (left, right)]
+    for side, count in zip(sides, folded, strict=True):
+        side.name_service_calls = count
+    return Comparison(level, sides[0], sides[1], rows)
 
 
 def status_of(comparison: Comparison) -> int:

@@ -139,15 +139,6 @@ class Golden:
 
 # -- from a trace ----------------------------------------------------------------------------------
 
-def _is_name_service(step: Step) -> bool:
-    """A call on a socket of the C library's name-service lookups (roles N1, N2, ...): the machine's, not the
-    program's (nscd is there on one machine and not on another), so a golden file leaves it out."""
-    if "name_service" in step.rules:
-        return True
-    fd, ret = step.args.get("fd"), step.ret if step.name == "socket" else None
-    return any(isinstance(v, str) and v[:1] == "N" and v[1:].isdigit() for v in (fd, ret))
-
-
 def _proc_order(proc: str) -> tuple[int, str, int]:
     """The program's processes first (P1, P2, ... in order of appearance), then each peer lane's."""
     lane, _, role = proc.rpartition(" ")
@@ -158,7 +149,7 @@ def _proc_order(proc: str) -> tuple[int, str, int]:
 def steps_of_trace(trace: Trace, level: str) -> list[GoldenStep]:
     """trace's socket calls normalized at level, grouped by process (the order in which processes
     interleave changes from run to run; the order within one does not), name-service lookups left out."""
-    from sctrace.compare.normalize import normalize
+    from sctrace.compare.normalize import is_name_service, normalize
     from sctrace.render.compare_text import step_text  # with --states, the call's TCP state: shown, not compared
 
     if level not in LEVELS:
@@ -166,7 +157,7 @@ def steps_of_trace(trace: Trace, level: str) -> list[GoldenStep]:
                            "descriptor numbers, which change from run to run", ExitStatus.USAGE)
     by_proc: dict[str, list[GoldenStep]] = {}
     for step in normalize(trace, level):
-        if _is_name_service(step):
+        if is_name_service(step):
             continue
         _, name, args, ret, errno = json.loads(step.key)  # what the step is compared by
         by_proc.setdefault(step.proc, []).append(GoldenStep(

@@ -358,3 +358,16 @@ def test_summary_of_different_traces_counts_changes() -> None:
     del right[4]
     assert summarize(comparison(align(left, right))) == "different: 2 steps changed, 1 only in server1.php"
     assert summarize(comparison(align(client(), client()))) == "semantically equivalent: 5 steps"
+
+
+def test_summary_counts_the_name_service_calls_left_out_of_the_rows() -> None:
+    comp = comparison(align(client(), client()))
+    comp.right.name_service_calls = 34
+    assert summarize(comp) == ("semantically equivalent: 5 steps "
+                               "(34 name-service calls by the C library in server1.py, not shown)")
+    comp.left.name_service_calls = 1
+    right = client()
+    del right[4]
+    comp.rows = align(client(), right)
+    assert summarize(comp) == ("different: 1 only in server1.php (1 name-service call by the C library in "
+                               "server1.php, 34 name-service calls by the C library in server1.py, not shown)")

@@ -248,7 +248,8 @@ def test_json_keys_and_values() -> None:
     assert set(obj) == {"schema", "equivalent", "level", "left", "right", "rows", "summary"}
     assert obj["schema"] == 1 and obj["equivalent"] is False and obj["level"] == "semantic"
     assert obj["left"] == {"program": "server1.php", "language": "php", "interpreter": "/usr/bin/php",
-                           "interpreter_version": "8.2.36", "exit": {"code": 0}, "peer": None}
+                           "interpreter_version": "8.2.36", "exit": {"code": 0}, "peer": None,
+                           "name_service_calls": 0}
     assert obj["right"]["program"] == "server1.py"
     assert len(obj["rows"]) == len(comparison.rows)
     for row in obj["rows"]:

@@ -216,6 +216,36 @@ def test_text_fits_the_width_and_wraps_calls(saved: list[Path]) -> None:
     assert "\x1b[1m" in colored.getvalue()
 
 
+def test_name_service_calls_are_counted_below_and_fit_the_width(saved: list[Path]) -> None:
+    # The C library's lookups before the program runs (a shell or Python started without HOME and SHELL):
+    # left out of the cells, counted in a note that wraps to the width like the table above it.
+    trace = Trace.load(saved[0])
+    pid, fd = trace.events[0].pid, 900
+    nscd = {"family": "AF_UNIX", "path": "/var/run/nscd/socket"}
+    lookup = lambda: [  # noqa: E731
+        Event("syscall", 0, pid, 0.0, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC",
+                                                  "protocol": 0}, fd),
+        Event("syscall", 0, pid, 0.0, "connect", {"fd": fd, "addr": nscd, "addrlen": 110}, -1, "ENOENT", fd),
+        Event("syscall", 0, pid, 0.0, "close", {"fd": fd}, 0, None, fd),
+    ]
+    trace.events[:0] = lookup() + lookup()
+    for seq, ev in enumerate(trace.events):
+        ev.seq = seq
+    trace.header.program = "/srv/lectures/socket-programming/week-three/examples/" + Path(trace.header.program).name
+    plain = matrix_from(saved[:1])
+    matrix = matrix_of([(trace, "trace", exit_info(None, trace))])
+    assert matrix.columns[0].runtime_calls == 6
+    assert [row.cells for row in matrix.rows] == [row.cells for row in plain.rows]
+    out = io.StringIO()
+    render(matrix, "text", out, width=60)
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 60 for line in lines), max(lines, key=len)
+    note = lines[lines.index(next(x for x in lines if x.startswith("/srv/"))):]  # the path is cut where it must be
+    assert "".join(note).replace(" ", "") == f"{trace.header.program}:6name-servicecallsbytheClibrary,notshown"
+    assert len(note) == 2 and note[1].startswith("  ")  # continuation lines are indented
+    assert "/var/run/nscd" not in out.getvalue()
+
+
 def test_text_falls_back_to_ascii(saved: list[Path]) -> None:
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="ascii")

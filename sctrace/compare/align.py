@@ -398,25 +398,26 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-_LOOKUP = "name-service lookup"
-
-
 def summarize(comparison: Comparison) -> str:
     """One line for the end of a comparison: the verdict and what it rests on.
 
     Equivalent traces list what was tolerated (the steps' notes, or the rule
     names where a rule left none) and the informational calls only one side
-    made; different traces count the changed and one-sided steps.
+    made; different traces count the changed and one-sided steps.  Either
+    ends with the name-service calls of the C library left out of the rows.
     """
     lname, rname = _side_name(comparison.left.program, "left"), _side_name(comparison.right.program, "right")
     if lname == rname:
         lname, rname = f"{lname} (left)", f"{rname} (right)"
     counts = comparison.counts()
+    folded = [f"{_plural(side.name_service_calls, 'name-service call')} by the C library in {name}"
+              for side, name in ((comparison.left, lname), (comparison.right, rname)) if side.name_service_calls]
+    folded_words = f" ({', '.join(folded)}, not shown)" if folded else ""
     if not comparison.equivalent:
         parts = [f"{_plural(counts['changed'], 'step')} changed"] if counts["changed"] else []
         parts += [f"{counts[verdict]} only in {name}" for verdict, name in (("left_only", lname), ("right_only", rname))
                   if counts[verdict]]
-        return "different: " + ", ".join(parts)
+        return "different: " + ", ".join(parts) + folded_words
     tolerated: dict[tuple[str, str], int] = {}  # (what, where) -> how many, in order of first appearance
     for row in comparison.rows:
         steps = [s for s in (row.left, row.right) if s is not None]
@@ -424,25 +425,19 @@ def summarize(comparison: Comparison) -> str:
             notes = _unique([n for s in steps for n in s.notes]) or _unique([r for s in steps for r in s.rules])
             for note in notes:
                 tolerated.setdefault((note, ""), 0)
-        elif row.verdict == "info" and len(steps) == 1 and "name_service" in steps[0].rules:
-            if steps[0].name == "socket":  # a lookup is counted by its socket; its other calls say no more
-                where = lname if row.left is not None else rname
-                key = (_LOOKUP, where)
-                tolerated[key] = tolerated.get(key, 0) + 1
         elif row.verdict == "info" and len(steps) == 1:
             where = lname if row.left is not None else rname
             key = (steps[0].name, where)
             tolerated[key] = tolerated.get(key, 0) + 1
         elif row.verdict == "info":
             tolerated.setdefault((f"{steps[0].name} differs", ""), 0)
-    words = [what if not where else f"{'a' if n == 1 else n} {what}{'' if n == 1 else 's'} by the C library in {where}"
-             if what == _LOOKUP else f"{'an' if n == 1 else n} extra {what} in {where}"
+    words = [what if not where else f"{'an' if n == 1 else n} extra {what} in {where}"
              for (what, where), n in tolerated.items()]
     matched = _plural(counts["same"] + counts["equivalent"], "step")
     line = f"{LEVEL_WORDS.get(comparison.level, 'equivalent')}: {matched}"
     if words:
         line += "; differences: " + ", ".join(escape_for_terminal(w) for w in words)
-    return line
+    return line + folded_words
 
 
 def _side_name(program: str, fallback: str) -> str:

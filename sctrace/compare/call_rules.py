@@ -53,8 +53,9 @@ def _name_service_role(value: Any) -> bool:
 def name_service(call: Call) -> Call | None:
     """The C library's name-service lookups (nscd, which glibc tries first on every user, group or host lookup,
     and the sockets of systemd's and sssd's nss modules) are the runtime's, made on one machine and not on
-    another (Python without HOME looks up its user): their sockets are N1, N2, ..., and every call on them
-    is shown as information, never a difference.
+    another (Python or a shell started without HOME or SHELL looks up its user): their sockets are N1, N2,
+    ..., and every call on them is informational, never a difference; compare counts them in its summary
+    instead of showing them as rows, and golden files and the matrix leave them out.
     """
     if call.informational or not (_name_service_role(call.args.get("fd"))
                                   or (call.name == "socket" and _name_service_role(call.ret))):

@@ -77,6 +77,7 @@ class Side:
     exit: dict[str, Any]  # {"code": 0} or {"signal": "SIGKILL", "by": "sctrace"} ...
     header: Header | None = None
     trace: Trace | None = None  # the whole trace, for reports that show more than steps (packets, states)
+    name_service_calls: int = 0  # the C library's name-service calls, left out of the rows at level semantic
 
     @property
     def peer(self) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from sctrace.escape import escape_for_terminal
 from sctrace.render.text import format_args, format_result
 from sctrace.trace import Event, Trace
 
-__all__ = ["inet_ports", "make_key", "normalize", "normalize_endpoint"]
+__all__ = ["inet_ports", "is_name_service", "make_key", "normalize", "normalize_endpoint", "without_name_service"]
 
 _POINTER = re.compile(r"0x[0-9a-fA-F]+")
 _KEY_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=True)
@@ -144,6 +144,22 @@ def normalize(trace: Trace, level: str = "semantic", *, endpoints: bool = False)
     finally:
         if collecting:
             gc.enable()
+
+
+def is_name_service(step: Step) -> bool:
+    """A call on a socket of the C library's name-service lookups (roles N1, N2, ...): the machine's, not the
+    program's (glibc asks nscd first when nscd's socket path is configured; a shell started without HOME or
+    SHELL asks for its user; a launcher such as pyenv's shims starts dozens of them)."""
+    if "name_service" in step.rules:
+        return True
+    fd, ret = step.args.get("fd"), step.ret if step.name == "socket" else None
+    return any(isinstance(v, str) and v[:1] == "N" and v[1:].isdigit() for v in (fd, ret))
+
+
+def without_name_service(steps: list[Step]) -> tuple[list[Step], int]:
+    """steps less the C library's name-service calls (is_name_service), and how many those were."""
+    kept = [step for step in steps if not is_name_service(step)]
+    return kept, len(steps) - len(kept)
 
 
 _new_step = object.__new__

@@ -61,6 +61,7 @@ def _side(side: Side) -> dict[str, Any]:
         "interpreter_version": side.interpreter_version,
         "exit": dict(side.exit),
         "peer": side.peer,
+        "name_service_calls": side.name_service_calls,
     }
 
 

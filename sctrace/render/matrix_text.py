@@ -18,6 +18,7 @@ that could steer it.
 from __future__ import annotations
 
 import re
+import textwrap
 from typing import IO
 
 from sctrace.escape import escape_for_terminal
@@ -64,7 +65,11 @@ def render(matrix: Matrix, out: IO[str], *, width: int | None = None, color: boo
             lines.append(line(row.step if i == 0 else "", parts, _DIM if dim else None))
     notes = [f"{column.program}: {column.runtime_calls} name-service calls by the C library, not shown"
              for column in matrix.columns if column.runtime_calls]
-    out.write("\n".join([*lines, *(escape_for_terminal(n) for n in notes)]) + "\n")
+    notes = [escape_for_terminal(n) for n in notes]
+    if width is not None:  # the notes fit too (a long program path breaks where it must)
+        notes = [piece for n in notes for piece in textwrap.wrap(n, max(width, 20), subsequent_indent="  ",
+                                                                    break_on_hyphens=False)]
+    out.write("\n".join([*lines, *notes]) + "\n")
 
 
 def _head(label: str, column: Column) -> list[str]:
