@@ -22,12 +22,13 @@ run between those stages (each walks the millions of objects made so far).
 The traces are built in one child interpreter and measured in another: ru_maxrss
 is a high-water mark that a child inherits from its parent through fork and
 exec, so the parent stays small and the measuring child only loads, normalizes
-and aligns.
+and aligns.  Then the whole command, as a user runs it, is timed for each --command
+format (writing every row to /dev/null), under a parent of its own for its peak RSS.
 sctrace.compare.normalize is used when it exists; otherwise a trivial stand-in
 (pid -> P1..., key = name, arguments and result) is used and the output says so.
 
     .venv/bin/python scripts/bench_compare.py [--connections 10000] [--keys unique|repetitive|both]
-                                              [--stand-in] [--no-gc]
+                                              [--stand-in] [--no-gc] [--command [text|json ...]]
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def generate(connections: int, keys: str, tmp: str) -> list[str]:
     return paths
 
 
-def run(connections: int, keys: str, options: list[str], tmp: str) -> bool:
+def run(connections: int, keys: str, options: list[str], tmp: str, formats: list[str]) -> bool:
     """Generate in one child and measure in another: ru_maxrss carries over from a parent (through
     fork and exec), so the parent stays small, and the measuring child never holds the built traces."""
     out = subprocess.run([sys.executable, __file__, "--generate", str(connections), keys, tmp], check=True,
@@ -217,8 +218,33 @@ def run(connections: int, keys: str, options: list[str], tmp: str) -> bool:
     print(f"   peak RSS {r['peak_mb']:.0f} MB (interpreter and imports alone: {r['baseline_mb']:.0f} MB;"
           f" target {TARGET_MB:.0f} MB)")
     print(f"   summary: {r['summary'][:200]}")
+    for fmt in formats:
+        seconds, mb = whole_command(fmt, paths)
+        ok = ok and seconds <= TARGET_SECONDS and mb <= TARGET_MB
+        print(f"   the whole command, sctrace compare --format {fmt} -o /dev/null: {seconds:.2f} s, "
+              f"peak RSS {mb:.0f} MB")
     print(f"   {'within target' if ok else 'OVER TARGET'}")
     return ok
+
+
+_TIMED = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, status)
+"""
+
+
+def whole_command(fmt: str, paths: list[str]) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of `python -m sctrace compare --format FMT -o /dev/null LEFT RIGHT`, as a user
+    runs it: start-up, loading, normalizing, aligning and writing every row.  It runs under a small parent of
+    its own, whose children's high-water mark is this command's alone."""
+    command = [sys.executable, "-m", "sctrace", "compare", "--format", fmt, "-o", os.devnull, *paths]
+    out = subprocess.run([sys.executable, "-c", _TIMED, *command], check=True, capture_output=True, text=True)
+    seconds, kib, status = out.stdout.split()
+    if int(status) not in (0, 1):
+        raise SystemExit(f"bench_compare: {' '.join(command)} failed with status {status}")
+    return float(seconds), int(kib) / 1024
 
 
 def main() -> int:
@@ -229,6 +255,8 @@ def main() -> int:
                         help="normalize with the trivial stand-in even if sctrace.compare.normalize exists")
     parser.add_argument("--no-gc", action="store_true",
                         help="measure with the cyclic garbage collector disabled, as `sctrace compare` runs")
+    parser.add_argument("--command", nargs="*", choices=("text", "json"), default=["text", "json"],
+                        help="also time the whole command with these output formats (default: text json)")
     parser.add_argument("--measure", nargs=2, metavar=("LEFT", "RIGHT"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", nargs=3, metavar=("N", "KEYS", "DIR"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -245,7 +273,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sctrace-bench-") as tmp:
         for keys in ("unique", "repetitive") if opts.keys == "both" else (opts.keys,):
             options = [*(["--stand-in"] if opts.stand_in else []), *(["--no-gc"] if opts.no_gc else [])]
-            ok = run(opts.connections, keys, options, tmp) and ok
+            ok = run(opts.connections, keys, options, tmp, opts.command) and ok
     return 0 if ok else 1
 
 

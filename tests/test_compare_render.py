@@ -106,6 +106,19 @@ def test_wide_characters_count_two_cells() -> None:
     assert cells("\u4e2d") == 2 and cells("e\u0301") == 1
 
 
+def test_the_fast_measure_agrees_with_the_character_by_character_one() -> None:
+    # Lines with only characters known to take one cell are measured by their length: each of those
+    # characters must take one cell by the unicodedata measure, and anything else must still be measured.
+    one_cell = [chr(c) for lo, hi in ((0x20, 0x7E), (0x2010, 0x2027), (0x2190, 0x22FF), (0x2500, 0x257F))
+                for c in range(lo, hi + 1)]
+    assert all(compare_text._char_cells(ch) == 1 for ch in one_cell)
+    assert not compare_text._NOT_ONE_CELL.search("".join(one_cell))
+    line = "= P1   accept(L1, NULL, NULL) = C1 │ accept4(L1, NULL, NULL, SOCK_CLOEXEC) = C1 ≈…"
+    assert cells(line) == len(line)
+    for other in ("\u4e2d", "e\u0301", "\u200b", "\u00ad", "\u2028", "\uff21"):
+        assert cells(line + other) == len(line) + sum(compare_text._char_cells(ch) for ch in other), repr(other)
+
+
 def test_default_width_is_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "50")
     buf = io.StringIO()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from sctrace.compare.model import Comparison, Side, Step
+from sctrace.compare.model import Comparison, Row, Side, Step
 
 SCHEMA = 1
 
@@ -23,33 +23,59 @@ _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
            color: bool = False) -> None:
-    """Write comparison as an indented JSON object and a newline; width and color do not apply to JSON."""
+    """Write comparison as an indented JSON object, one row to a line, and a newline; width and color do not
+    apply to JSON.
+
+    The rows are encoded one at a time by the C encoder and written as they come: an indented dump of the
+    whole object goes through the pure-Python encoder and holds the whole text (100,000 rows: 20 s, 1.4 GB).
+    """
     del width, color  # the same signature as the other renderers, so the CLI can pick one by name
-    text = json.dumps(to_json(comparison, summary), ensure_ascii=True, indent=2)
-    out.write(text.translate(_HTML_SAFE) + "\n")
+    head = to_json(comparison, summary, rows=False)
+    items = list(head.items())
+    out.write("{\n")
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if key != "rows":
+            text = json.dumps(value, ensure_ascii=True, indent=2).replace("\n", "\n  ")
+            out.write(f"  {json.dumps(key)}: {text.translate(_HTML_SAFE)}{comma}\n")
+            continue
+        if not comparison.rows:
+            out.write(f'  "rows": []{comma}\n')
+            continue
+        out.write('  "rows": [\n')
+        last = len(comparison.rows) - 1
+        for n, row in enumerate(comparison.rows):
+            out.write(f"    {_ENCODE(_row(row)).translate(_HTML_SAFE)}{',' if n < last else ''}\n")
+        out.write(f"  ]{comma}\n")
+    out.write("}\n")
 
 
-def to_json(comparison: Comparison, summary: str) -> dict[str, Any]:
-    """The documented object, as plain Python values (for callers that embed it in something larger)."""
+_ENCODE = json.JSONEncoder(ensure_ascii=True).encode  # compact, by the C encoder: ", " and ": " separators
+
+
+def to_json(comparison: Comparison, summary: str, *, rows: bool = True) -> dict[str, Any]:
+    """The documented object, as plain Python values (for callers that embed it in something larger);
+    rows=False leaves the rows list empty."""
     return {
         "schema": SCHEMA,
         "equivalent": comparison.equivalent,
         "level": comparison.level,
         "left": _side(comparison.left),
         "right": _side(comparison.right),
-        "rows": [
-            {
-                "verdict": row.verdict,
-                "rule": row.rule,
-                "detail": row.detail,
-                "left": row.left.event.to_json() if row.left else None,
-                "right": row.right.event.to_json() if row.right else None,
-                "left_step": _step(row.left),
-                "right_step": _step(row.right),
-            }
-            for row in comparison.rows
-        ],
+        "rows": [_row(row) for row in comparison.rows] if rows else [],
         "summary": {"text": summary, "counts": comparison.counts()},
+    }
+
+
+def _row(row: Row) -> dict[str, Any]:
+    return {
+        "verdict": row.verdict,
+        "rule": row.rule,
+        "detail": row.detail,
+        "left": row.left.event.to_json() if row.left else None,
+        "right": row.right.event.to_json() if row.right else None,
+        "left_step": _step(row.left),
+        "right_step": _step(row.right),
     }
 
 

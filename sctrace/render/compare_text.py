@@ -25,6 +25,7 @@ writing never fails half-way through a table.
 from __future__ import annotations
 
 import codecs
+import re
 import shutil
 import textwrap
 import unicodedata
@@ -186,9 +187,16 @@ def _unique(items: list[str]) -> list[str]:
 
 # -- measuring and cutting in terminal cells --------------------------------------------------------
 
+# Characters that are surely one cell each (neither wide, combining nor format characters): printable ASCII,
+# general punctuation from the hyphens to the ellipsis, arrows, mathematical operators (the markers) and box
+# drawing (the column rule).  Text with nothing else, nearly every line of a table, is measured by its length.
+_ONE_CELL = "\x20-\x7e\u2010-\u2027\u2190-\u22ff\u2500-\u257f"
+_NOT_ONE_CELL = re.compile(f"[^{_ONE_CELL}]")
+
+
 def cells(text: str) -> int:
     """The number of terminal columns text takes: wide (CJK) characters two, combining marks none."""
-    if text.isascii():
+    if text.isascii() or _NOT_ONE_CELL.search(text) is None:
         return len(text)
     return sum(_char_cells(ch) for ch in text)
 
@@ -201,6 +209,8 @@ def _char_cells(ch: str) -> int:
 
 def _cut(text: str, room: int) -> str:
     """The longest start of text that fits in room cells."""
+    if text.isascii() or _NOT_ONE_CELL.search(text) is None:
+        return text[:max(room, 0)]
     if cells(text) <= room:
         return text
     used = 0
