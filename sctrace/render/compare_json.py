@@ -17,8 +17,11 @@ from sctrace.compare.model import Comparison, Row, Side, Step
 
 SCHEMA = 1
 
-# Characters that are harmless in JSON but end or open HTML constructs; \u escapes are equally valid JSON.
-_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+def _html_safe(text: str) -> str:
+    """text with the characters that are harmless in JSON but end or open HTML constructs as \\u escapes,
+    equally valid JSON (str.replace: str.translate with a table is ten times slower)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
@@ -37,7 +40,7 @@ def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | N
         comma = "," if i < len(items) - 1 else ""
         if key != "rows":
             text = json.dumps(value, ensure_ascii=True, indent=2).replace("\n", "\n  ")
-            out.write(f"  {json.dumps(key)}: {text.translate(_HTML_SAFE)}{comma}\n")
+            out.write(f"  {json.dumps(key)}: {_html_safe(text)}{comma}\n")
             continue
         if not comparison.rows:
             out.write(f'  "rows": []{comma}\n')
@@ -45,7 +48,7 @@ def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | N
         out.write('  "rows": [\n')
         last = len(comparison.rows) - 1
         for n, row in enumerate(comparison.rows):
-            out.write(f"    {_ENCODE(_row(row)).translate(_HTML_SAFE)}{',' if n < last else ''}\n")
+            out.write(f"    {_html_safe(_ENCODE(_row(row)))}{',' if n < last else ''}\n")
         out.write(f"  ]{comma}\n")
     out.write("}\n")
 
