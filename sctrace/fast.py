@@ -105,21 +105,23 @@ def main() -> None:
     argv = sys.argv[1:]
     parsed = parse_trace(argv)
     if parsed is None:
-        from sctrace.cli import main as full_cli
+        from sctrace.cli import run as full_cli
 
-        full_cli()
-        return
-    from sctrace.status import report
-    from sctrace.tracecmd import run_trace
+        status = full_cli(argv)
+    else:
+        from sctrace.status import report
+        from sctrace.tracecmd import run_trace
 
-    own = ["--traceback"] if parsed.pop("traceback", False) else []  # sctrace's own options, not the program's
-    program, args = parsed.pop("program"), parsed.pop("args")
-    try:
-        status = run_trace(program, args, **parsed)
-    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence, as in cli.run
-        status = report(exc, own)
-    # Everything is written and closed, every traced process reaped: tearing the interpreter down (some
-    # 20 ms of freeing modules) would only delay the shell's prompt.
+        own = ["--traceback"] if parsed.pop("traceback", False) else []  # sctrace's own options, not the program's
+        program, args = parsed.pop("program"), parsed.pop("args")
+        try:
+            status = run_trace(program, args, **parsed)
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence, as in cli.run
+            status = report(exc, own)
+    # Everything is written and closed, every traced process reaped, every temporary directory removed (each
+    # command does that itself, whatever happens): tearing the interpreter down (some 20 ms of freeing
+    # modules, and for compare the objects it keeps for this, sctrace.cli._KEPT_UNTIL_EXIT) would only delay
+    # the shell's prompt.
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
