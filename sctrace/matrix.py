@@ -199,7 +199,7 @@ def _covered(semantic: list[Step], stable: list[Step]) -> list[list[Step]]:
 
 def cells_of(trace: Trace) -> tuple[dict[str, list[Entry]], int]:
     """A trace's calls by step (the program's own processes only) and its count of name-service calls."""
-    from sctrace.compare.normalize import normalize
+    from sctrace.compare.normalize import is_name_service, normalize
 
     semantic = normalize(trace, "semantic")
     stable = normalize(trace, "stable")
@@ -208,7 +208,7 @@ def cells_of(trace: Trace) -> tuple[dict[str, list[Entry]], int]:
     for st, calls in zip(semantic, _covered(semantic, stable), strict=True):
         if st.proc.startswith("peer "):  # an explicit peer's lane in a saved compare trace: not the program
             continue
-        if "name_service" in st.rules:
+        if is_name_service(st):
             runtime_calls += len(calls)
             continue
         for call in calls:
