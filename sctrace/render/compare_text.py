@@ -194,9 +194,15 @@ _ONE_CELL = "\x20-\x7e\u2010-\u2027\u2190-\u22ff\u2500-\u257f"
 _NOT_ONE_CELL = re.compile(f"[^{_ONE_CELL}]")
 
 
+def _one_cell_each(text: str) -> bool:
+    """Whether text is measured by its length: ASCII (shown texts are escaped, so no control is left) or
+    nothing but characters of _ONE_CELL."""
+    return text.isascii() or _NOT_ONE_CELL.search(text) is None
+
+
 def cells(text: str) -> int:
     """The number of terminal columns text takes: wide (CJK) characters two, combining marks none."""
-    if text.isascii() or _NOT_ONE_CELL.search(text) is None:
+    if _one_cell_each(text):
         return len(text)
     return sum(_char_cells(ch) for ch in text)
 
@@ -209,7 +215,7 @@ def _char_cells(ch: str) -> int:
 
 def _cut(text: str, room: int) -> str:
     """The longest start of text that fits in room cells."""
-    if text.isascii() or _NOT_ONE_CELL.search(text) is None:
+    if _one_cell_each(text):
         return text[:max(room, 0)]
     if cells(text) <= room:
         return text
