@@ -46,7 +46,8 @@ def state_readers(call: Call) -> Call | None:
     return None
 
 
-def _name_service_role(value: Any) -> bool:
+def name_service_role(value: Any) -> bool:
+    """Whether value is the role of a name-service socket: N1, N2, ..."""
     return isinstance(value, str) and value[:1] == "N" and value[1:].isdigit()
 
 
@@ -57,8 +58,8 @@ def name_service(call: Call) -> Call | None:
     ..., and every call on them is informational, never a difference; compare counts them in its summary
     instead of showing them as rows, and golden files and the matrix leave them out.
     """
-    if call.informational or not (_name_service_role(call.args.get("fd"))
-                                  or (call.name == "socket" and _name_service_role(call.ret))):
+    if call.informational or not (name_service_role(call.args.get("fd"))
+                                  or (call.name == "socket" and name_service_role(call.ret))):
         return None
     return changed(call, informational=True, notes=_noted(call, "name-service lookup"))
 

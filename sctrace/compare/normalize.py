@@ -24,6 +24,7 @@ from typing import Any
 
 from sctrace import syscalls
 from sctrace.compare.call import Call, new_call
+from sctrace.compare.call_rules import name_service_role
 from sctrace.compare.endpoints import INET_FAMILIES, EndpointNames, inet_ports, normalize_endpoint
 from sctrace.compare.model import LEVELS, Step
 from sctrace.compare.roles import PortNames, Sock, Walked, walk
@@ -150,10 +151,8 @@ def is_name_service(step: Step) -> bool:
     """A call on a socket of the C library's name-service lookups (roles N1, N2, ...): the machine's, not the
     program's (glibc asks nscd first when nscd's socket path is configured; a shell started without HOME or
     SHELL asks for its user; a launcher such as pyenv's shims starts dozens of them)."""
-    if "name_service" in step.rules:
-        return True
-    fd, ret = step.args.get("fd"), step.ret if step.name == "socket" else None
-    return any(isinstance(v, str) and v[:1] == "N" and v[1:].isdigit() for v in (fd, ret))
+    return "name_service" in step.rules or name_service_role(step.args.get("fd")) or \
+        (step.name == "socket" and name_service_role(step.ret))
 
 
 def without_name_service(steps: list[Step]) -> tuple[list[Step], int]:
