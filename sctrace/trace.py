@@ -229,6 +229,8 @@ class Trace:
                             source, lineno,
                             f"schema {schema} is newer than this sctrace reads ({SCHEMA}); upgrade sctrace",
                         )
+                    if not isinstance(obj.get("argv"), list):
+                        raise TraceFormatError(source, lineno, "the header has no argv (the program's command line)")
                     header = Header.from_json(obj)
                     continue
                 try:

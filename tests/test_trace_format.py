@@ -59,8 +59,9 @@ def test_readers_ignore_unknown_keys() -> None:
         (f'{{"type": "header", "schema": {SCHEMA + 1}, "argv": []}}\n', 1, "newer"),
         ('{"type": "header", "schema": 1, "argv": []}\n{"type": "syscall", "seq": 0, "pid": 1}\n', 2, "bad syscall"),
         ('[1, 2]\n', 1, "not a trace record"),
+        ('{"type": "header", "schema": 1}\n', 1, "the header has no argv"),
     ],
-    ids=["empty", "corrupt", "no-header", "newer-schema", "missing-keys", "not-an-object"],
+    ids=["empty", "corrupt", "no-header", "newer-schema", "missing-keys", "not-an-object", "header-without-argv"],
 )
 def test_bad_files_name_their_line(text: str, line: int, words: str) -> None:
     with pytest.raises(TraceFormatError) as err:
