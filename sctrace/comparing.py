@@ -15,6 +15,7 @@ import select
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,7 +321,8 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     """The comparison of LEFT and RIGHT, each a program to run or a saved trace."""
     from sctrace import netns as ns
     from sctrace.compare.align import align
-    from sctrace.compare.normalize import normalize, without_name_service
+    from sctrace.compare.normalize import without_name_service
+    from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair, worth_a_process
 
     saved = {arg: is_saved_trace(arg) for arg in (left, right)}
     to_run = [arg for arg in (left, right) if not saved[arg]]
@@ -341,10 +343,14 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
                     notices.append(f"{head}\n{text}")
     # Traces of 100,000 events make millions of objects, none of them cyclic: the cyclic
     # garbage collector would walk them all again and again (half the time of a large compare).
+    collecting = gc.isenabled()
     gc.disable()
     try:
-        traces = {arg: runs[arg].trace if arg in runs else load_saved(arg) for arg in (left, right)}
-        steps = [normalize(traces[arg], level) for arg in (left, right)]
+        sources = [_side_source(arg, runs) for arg in (left, right)]
+        size = sum(len(runs[arg].trace.events) if arg in runs else os.path.getsize(arg) // BYTES_PER_EVENT
+                   for arg in (left, right))
+        pair, steps = normalize_pair(sources[0], sources[1], level, parallel=worth_a_process(size))
+        traces = dict(zip((left, right), pair, strict=True))
         # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
         folded = [0, 0]
         if level == "semantic":
@@ -352,11 +358,21 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
                 steps[i], folded[i] = without_name_service(steps[i])
         rows = align(steps[0], steps[1])
     finally:
-        gc.enable()
+        if collecting:
+            # What was made here lives as long as the comparison and holds no cycle (refcounting frees it):
+            # kept out of the collector's sight, so that neither the next collection nor every later one
+            # (while a report of 100,000 rows is written) walks its millions of objects again.
+            gc.freeze()
+            gc.enable()
     sides = [side_of(arg, traces[arg], runs.get(arg)) for arg in (left, right)]
     for side, count in zip(sides, folded, strict=True):
         side.name_service_calls = count
     return Comparison(level, sides[0], sides[1], rows)
+
+
+def _side_source(arg: str, runs: dict[str, SideRun]) -> Trace | Callable[[], Trace]:
+    """arg's trace: the one its run made, or what reads the saved file."""
+    return runs[arg].trace if arg in runs else lambda: load_saved(arg)
 
 
 def status_of(comparison: Comparison) -> int:

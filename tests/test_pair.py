@@ -1,0 +1,128 @@
+"""Both sides normalized at once (sctrace/compare/pair.py): the right side in a forked child must give exactly
+what one process gives, fall back to this process when the child fails, and never leave the child behind.
+
+The traces are real: fixtures/trace/many_connections.py and .php (2,000 connections, about 18,000 events
+each) traced under ptrace into saved files, large enough that `sctrace compare` takes the two-process way
+and that the child's steps come back in several batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sctrace.compare import pair
+from sctrace.compare.align import align, summarize
+from sctrace.compare.model import Comparison, Side
+from sctrace.compare.normalize import without_name_service
+from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair, worth_a_process
+from sctrace.render.compare_json import to_json
+from sctrace.trace import Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = os.path.realpath(sys.executable)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """many_connections traced and saved: the Python twin, and the PHP one where php is installed (else the
+    Python one traced again, another run)."""
+    out = tmp_path_factory.mktemp("pair")
+    programs = ["many_connections.py", "many_connections.php" if shutil.which("php") else "many_connections.py"]
+    paths = []
+    for n, program in enumerate(programs):
+        path = out / f"{n}-{program}.jsonl"
+        command = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(path)]
+        if program.endswith(".py"):
+            command += ["--interpreter", PYTHON]
+        proc = subprocess.run([*command, f"fixtures/trace/{program}"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr
+        paths.append(path)
+    return paths
+
+
+def children() -> list[int]:
+    """This process's living (or unreaped) children."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        found += [int(pid) for pid in Path(f"/proc/self/task/{task}/children").read_text().split()]
+    return found
+
+
+def loader(path: Path):  # noqa: ANN201 - a Loader
+    return lambda: Trace.load(path)
+
+
+@pytest.mark.parametrize("level", ["semantic", "stable", "raw"])
+def test_the_child_gives_what_one_process_gives(saved: list[Path], level: str) -> None:
+    left, right = saved
+    alone_traces, alone_steps = normalize_pair(loader(left), loader(right), level, parallel=False)
+    assert len(alone_steps[1]) > 3 * pair._BATCH  # several batches come back
+    traces, steps = normalize_pair(loader(left), loader(right), level, parallel=True)
+    assert traces == alone_traces and steps == alone_steps
+    assert all(step.event is event for step, event in zip(steps[1], _events_of(steps[1], traces[1]), strict=True))
+    in_memory = Trace.load(right)  # a trace a run made: the child sends only the steps
+    traces, steps = normalize_pair(loader(left), in_memory, level, parallel=True)
+    assert traces[1] is in_memory and traces == alone_traces and steps == alone_steps
+    assert children() == []
+
+
+def _events_of(steps: list, trace: Trace) -> list:  # type: ignore[type-arg]
+    """The event of trace each step stands at (the same seq): the step must hold that very object."""
+    by_seq = {event.seq: event for event in trace.events}
+    return [by_seq[step.event.seq] for step in steps]
+
+
+def test_a_child_that_fails_leaves_this_process_to_do_it(saved: list[Path]) -> None:
+    left, right = saved
+    parent = os.getpid()
+
+    def fails_in_the_child() -> Trace:
+        if os.getpid() != parent:
+            raise MemoryError("the child ran out")
+        return Trace.load(right)
+
+    expected = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
+    assert normalize_pair(loader(left), fails_in_the_child, "semantic", parallel=True) == expected
+    assert children() == []
+
+
+def test_the_left_sides_error_comes_first_and_no_child_is_left(saved: list[Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "header", "schema": 1, "argv": []}\nnot json\n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl, line 2"):
+        normalize_pair(loader(bad), loader(saved[1]), "semantic", parallel=True)
+    with pytest.raises(KeyboardInterrupt):
+        normalize_pair(_interrupted, loader(saved[1]), "semantic", parallel=True)
+    assert children() == []
+
+
+def _interrupted() -> Trace:
+    raise KeyboardInterrupt
+
+
+def test_the_command_takes_the_two_process_way_and_agrees(saved: list[Path]) -> None:
+    left, right = saved
+    assert worth_a_process(sum(os.path.getsize(p) // BYTES_PER_EVENT for p in saved)), \
+        "these traces are too small to test the two-process way"
+    proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--format", "json", str(left), str(right)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode in (0, 1) and proc.stderr == "", proc.stderr
+    traces, steps = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
+    kept = [without_name_service(s) for s in steps]
+    sides = [Side(str(p), t.header.language, t.header.interpreter, t.header.interpreter_version, {}, t.header, t)
+             for p, t in zip(saved, traces, strict=True)]
+    for side, (_, folded) in zip(sides, kept, strict=True):
+        side.name_service_calls = folded
+    comparison = Comparison("semantic", sides[0], sides[1], align(kept[0][0], kept[1][0]))
+    expected = to_json(comparison, summarize(comparison))
+    got = json.loads(proc.stdout)
+    assert got["rows"] == json.loads(json.dumps(expected["rows"])) and len(got["rows"]) > 10_000
+    assert got["summary"] == expected["summary"]
