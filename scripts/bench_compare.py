@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: load + normalize + align + summarize of two large saved traces, against 5 s and 500 MB.
+"""Benchmark: `sctrace compare` of two large saved traces, against 5 s and 500 MB, and its stages.
 
 Two synthetic traces of 10,000 short client connections each (10 socket calls a
 connection, ~100,000 events a side, split over two processes) are written with
@@ -19,11 +19,15 @@ normalizes and aligns.  Trace.parse, normalize and align also pause it for
 their own work, so without --no-gc the difference is the collections that
 run between those stages (each walks the millions of objects made so far).
 
-The traces are built in one child interpreter and measured in another: ru_maxrss
-is a high-water mark that a child inherits from its parent through fork and
-exec, so the parent stays small and the measuring child only loads, normalizes
-and aligns.  Then the whole command, as a user runs it, is timed for each --command
-format (writing every row to /dev/null), under a parent of its own for its peak RSS.
+The traces are built in one child interpreter and their stages measured in
+another, one after the other in that one process (load, normalize, align,
+summarize): ru_maxrss is a high-water mark that a child inherits from its
+parent through fork and exec, so the parent stays small and the measuring child
+only loads, normalizes and aligns.  Then the whole command, as a user runs it,
+is measured for each --command format (writing every row to /dev/null): its
+time in one run, and in another the peak of its memory, all its processes
+together (the right side is normalized in a child process of its own).  The
+targets are the whole command's.
 sctrace.compare.normalize is used when it exists; otherwise a trivial stand-in
 (pid -> P1..., key = name, arguments and result) is used and the output says so.
 
@@ -205,24 +209,24 @@ def run(connections: int, keys: str, options: list[str], tmp: str, formats: list
     out = subprocess.run(command, check=True, capture_output=True, text=True)
     r = json.loads(out.stdout)
     t = r["times"]
-    ok = bool(t["total"] <= TARGET_SECONDS and r["peak_mb"] <= TARGET_MB)
+    ok = True  # decided by the whole command, as a user runs it
     gc_note = ", garbage collector off" if "--no-gc" in options else ""
     print(f"== {keys} keys: {connections} connections a side{gc_note}")
     print(f"   normalizer: {r['normalizer']}")
     print(f"   events {r['events'][0]:,} / {r['events'][1]:,}, steps {r['steps'][0]:,} / {r['steps'][1]:,}, "
           f"files {sizes[0]:.1f} / {sizes[1]:.1f} MB, rows {r['rows']:,}")
     print("   " + ", ".join(f"{v} {n}" for v, n in r["counts"].items()))
-    print(f"   load {t['load']:.2f} s + normalize {t['normalize']:.2f} s + align {t['align']:.2f} s"
-          f" + summarize {t['summarize']:.2f} s = {t['total']:.2f} s  (target {TARGET_SECONDS:.0f} s)")
+    print(f"   stage by stage, in one process: load {t['load']:.2f} s + normalize {t['normalize']:.2f} s"
+          f" + align {t['align']:.2f} s + summarize {t['summarize']:.2f} s = {t['total']:.2f} s")
     print(f"   align alone, best of 3 runs: {t['align_best']:.2f} s")
-    print(f"   peak RSS {r['peak_mb']:.0f} MB (interpreter and imports alone: {r['baseline_mb']:.0f} MB;"
-          f" target {TARGET_MB:.0f} MB)")
+    print(f"   peak RSS of those stages {r['peak_mb']:.0f} MB (interpreter and imports alone:"
+          f" {r['baseline_mb']:.0f} MB)")
     print(f"   summary: {r['summary'][:200]}")
     for fmt in formats:
         seconds, mb = whole_command(fmt, paths)
         ok = ok and seconds <= TARGET_SECONDS and mb <= TARGET_MB
         print(f"   the whole command, sctrace compare --format {fmt} -o /dev/null: {seconds:.2f} s, "
-              f"peak RSS {mb:.0f} MB")
+              f"peak memory {mb:.0f} MB (all its processes, PSS; target {TARGET_SECONDS:.0f} s, {TARGET_MB:.0f} MB)")
     print(f"   {'within target' if ok else 'OVER TARGET'}")
     return ok
 
@@ -231,17 +235,54 @@ _TIMED = """
 import resource, subprocess, sys, time
 start = time.perf_counter()
 status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, status)
+print(time.perf_counter() - start, status)
+"""
+
+# The command's memory, in a run of its own (sampling costs CPU, which would slow the timed run): the sum of
+# the proportional set sizes (PSS, shared pages split between their sharers) of the command and every process
+# it started, read every 10 ms, and the largest.  A single process's ru_maxrss would miss the forked child that
+# normalizes the right side.
+_SAMPLED = """
+import os, subprocess, sys, time
+
+def tree(pid):
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for child in f.read().split():
+                    pids += tree(int(child))
+    except OSError:
+        pass
+    return pids
+
+def pss(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak = 0
+while proc.poll() is None:
+    peak = max(peak, sum(pss(pid) for pid in tree(proc.pid)))
+    time.sleep(0.01)
+print(peak, proc.returncode)
 """
 
 
 def whole_command(fmt: str, paths: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of `python -m sctrace compare --format FMT -o /dev/null LEFT RIGHT`, as a user
-    runs it: start-up, loading, normalizing, aligning and writing every row.  It runs under a small parent of
-    its own, whose children's high-water mark is this command's alone."""
+    """Seconds and peak memory (MB) of `python -m sctrace compare --format FMT -o /dev/null LEFT RIGHT`, as a user
+    runs it: start-up, loading, normalizing (the right side in a child process of its own), aligning and writing
+    every row.  Timed in one run; its memory, every process of it together, measured in another (_SAMPLED)."""
     command = [sys.executable, "-m", "sctrace", "compare", "--format", fmt, "-o", os.devnull, *paths]
     out = subprocess.run([sys.executable, "-c", _TIMED, *command], check=True, capture_output=True, text=True)
-    seconds, kib, status = out.stdout.split()
+    seconds, status = out.stdout.split()
+    if int(status) not in (0, 1):
+        raise SystemExit(f"bench_compare: {' '.join(command)} failed with status {status}")
+    out = subprocess.run([sys.executable, "-c", _SAMPLED, *command], check=True, capture_output=True, text=True)
+    kib, status = out.stdout.split()
     if int(status) not in (0, 1):
         raise SystemExit(f"bench_compare: {' '.join(command)} failed with status {status}")
     return float(seconds), int(kib) / 1024
