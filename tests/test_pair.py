@@ -21,7 +21,7 @@ from sctrace.compare import pair
 from sctrace.compare.align import align, summarize
 from sctrace.compare.model import Comparison, Side
 from sctrace.compare.normalize import without_name_service
-from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair, worth_a_process
+from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair
 from sctrace.render.compare_json import to_json
 from sctrace.trace import Trace
 
@@ -108,12 +108,22 @@ def _interrupted() -> Trace:
     raise KeyboardInterrupt
 
 
+def _every_cpu() -> None:
+    """For the command: the CPUs of the machine (a test that traced in this process pinned it to one CPU,
+    as the tracer pins itself, and a child inherits that)."""
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: the command never takes the two-process way here")
 def test_the_command_takes_the_two_process_way_and_agrees(saved: list[Path]) -> None:
     left, right = saved
-    assert worth_a_process(sum(os.path.getsize(p) // BYTES_PER_EVENT for p in saved)), \
-        "these traces are too small to test the two-process way"
+    size = sum(os.path.getsize(p) // BYTES_PER_EVENT for p in saved)
+    decided = subprocess.run([sys.executable, "-c", f"from sctrace.compare.pair import worth_a_process as w; "
+                              f"print(w({size}))"], capture_output=True, text=True, preexec_fn=_every_cpu)
+    assert decided.stdout.strip() == "True", "the command would not take the two-process way: " + decided.stderr
     proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--format", "json", str(left), str(right)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          preexec_fn=_every_cpu)
     assert proc.returncode in (0, 1) and proc.stderr == "", proc.stderr
     traces, steps = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
     kept = [without_name_service(s) for s in steps]
@@ -126,3 +136,14 @@ def test_the_command_takes_the_two_process_way_and_agrees(saved: list[Path]) -> 
     got = json.loads(proc.stdout)
     assert got["rows"] == json.loads(json.dumps(expected["rows"])) and len(got["rows"]) > 10_000
     assert got["summary"] == expected["summary"]
+
+
+def test_without_a_temporary_file_one_process_does_both(saved: list[Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    left, right = saved
+    expected = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-directory"))
+    assert normalize_pair(loader(left), loader(right), "semantic", parallel=True) == expected
+    assert children() == []

@@ -57,12 +57,13 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *,
     """The two traces and their steps at level, each side given as a trace or as what loads it (a saved file
     is read only when its turn comes, so that the left file's errors come first); the right side in a forked
     child if parallel."""
-    if not parallel or not hasattr(os, "fork"):
+    spool = _spool() if parallel and hasattr(os, "fork") else None
+    if spool is None:
         left_trace = _trace(left)
         left_steps = normalize(left_trace, level)
         right_trace = _trace(right)
         return [left_trace, right_trace], [left_steps, normalize(right_trace, level)]
-    with tempfile.TemporaryFile(prefix="sctrace-steps-") as spool:
+    with spool:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
             _child(spool.fileno(), right, level)
@@ -81,6 +82,14 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *,
         return [left_trace, right_trace], [left_steps, normalize(right_trace, level)]
     right_trace, right_steps = received
     return [left_trace, right_trace], [left_steps, right_steps]
+
+
+def _spool() -> IO[bytes] | None:
+    """An unlinked temporary file for the child's steps; None where none can be made (one process does all)."""
+    try:
+        return tempfile.TemporaryFile(prefix="sctrace-steps-")
+    except OSError:
+        return None
 
 
 def _trace(side: Trace | Loader) -> Trace:
