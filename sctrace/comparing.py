@@ -321,7 +321,6 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     """The comparison of LEFT and RIGHT, each a program to run or a saved trace."""
     from sctrace import netns as ns
     from sctrace.compare.align import align
-    from sctrace.compare.normalize import without_name_service
     from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair, worth_a_process
 
     saved = {arg: is_saved_trace(arg) for arg in (left, right)}
@@ -349,13 +348,10 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
         sources = [_side_source(arg, runs) for arg in (left, right)]
         size = sum(len(runs[arg].trace.events) if arg in runs else os.path.getsize(arg) // BYTES_PER_EVENT
                    for arg in (left, right))
-        pair, steps = normalize_pair(sources[0], sources[1], level, parallel=worth_a_process(size))
-        traces = dict(zip((left, right), pair, strict=True))
         # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
-        folded = [0, 0]
-        if level == "semantic":
-            for i in (0, 1):
-                steps[i], folded[i] = without_name_service(steps[i])
+        pair, steps, folded = normalize_pair(sources[0], sources[1], level, parallel=worth_a_process(size),
+                                             fold=level == "semantic")
+        traces = dict(zip((left, right), pair, strict=True))
         rows = align(steps[0], steps[1])
     finally:
         if collecting:

@@ -60,17 +60,18 @@ def loader(path: Path):  # noqa: ANN201 - a Loader
     return lambda: Trace.load(path)
 
 
-@pytest.mark.parametrize("level", ["semantic", "stable", "raw"])
-def test_the_child_gives_what_one_process_gives(saved: list[Path], level: str) -> None:
+@pytest.mark.parametrize(("level", "fold"), [("semantic", True), ("semantic", False), ("stable", False),
+                                             ("raw", False)])
+def test_the_child_gives_what_one_process_gives(saved: list[Path], level: str, fold: bool) -> None:
     left, right = saved
-    alone_traces, alone_steps = normalize_pair(loader(left), loader(right), level, parallel=False)
-    assert len(alone_steps[1]) > 3 * pair._BATCH  # several batches come back
-    traces, steps = normalize_pair(loader(left), loader(right), level, parallel=True)
-    assert traces == alone_traces and steps == alone_steps
+    alone = normalize_pair(loader(left), loader(right), level, parallel=False, fold=fold)
+    assert len(alone[1][1]) > 3 * pair._BATCH  # several batches come back
+    traces, steps, folded = normalize_pair(loader(left), loader(right), level, parallel=True, fold=fold)
+    assert (traces, steps, folded) == alone
     assert all(step.event is event for step, event in zip(steps[1], _events_of(steps[1], traces[1]), strict=True))
     in_memory = Trace.load(right)  # a trace a run made: the child sends only the steps
-    traces, steps = normalize_pair(loader(left), in_memory, level, parallel=True)
-    assert traces[1] is in_memory and traces == alone_traces and steps == alone_steps
+    got = normalize_pair(loader(left), in_memory, level, parallel=True, fold=fold)
+    assert got[0][1] is in_memory and got == alone
     assert children() == []
 
 
@@ -125,7 +126,7 @@ def test_the_command_takes_the_two_process_way_and_agrees(saved: list[Path]) -> 
                           cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                           preexec_fn=_every_cpu)
     assert proc.returncode in (0, 1) and proc.stderr == "", proc.stderr
-    traces, steps = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
+    traces, steps, _ = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
     kept = [without_name_service(s) for s in steps]
     sides = [Side(str(p), t.header.language, t.header.interpreter, t.header.interpreter_version, {}, t.header, t)
              for p, t in zip(saved, traces, strict=True)]

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from sctrace.compare.model import Step
-from sctrace.compare.normalize import normalize
+from sctrace.compare.normalize import normalize, without_name_service
 from sctrace.trace import Event, Header, Trace
 
 # Events in the two traces at which a second process pays for itself: starting it costs a few milliseconds,
@@ -52,24 +52,26 @@ def worth_a_process(events: int) -> bool:
     return events >= PARALLEL_EVENTS and len(os.sched_getaffinity(0)) >= 2
 
 
-def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *,
-                   parallel: bool) -> tuple[list[Trace], list[list[Step]]]:
-    """The two traces and their steps at level, each side given as a trace or as what loads it (a saved file
-    is read only when its turn comes, so that the left file's errors come first); the right side in a forked
-    child if parallel."""
+def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *, parallel: bool,
+                   fold: bool = False) -> tuple[list[Trace], list[list[Step]], list[int]]:
+    """The two traces, their steps at level and how many name-service calls were folded out of each (fold:
+    without_name_service, as compare does at level semantic), each side given as a trace or as what loads it
+    (a saved file is read only when its turn comes, so that the left file's errors come first); the right
+    side in a forked child if parallel."""
     spool = _spool() if parallel and hasattr(os, "fork") else None
     if spool is None:
         left_trace = _trace(left)
-        left_steps = normalize(left_trace, level)
+        left_steps, left_folded = _steps(left_trace, level, fold)
         right_trace = _trace(right)
-        return [left_trace, right_trace], [left_steps, normalize(right_trace, level)]
+        right_steps, right_folded = _steps(right_trace, level, fold)
+        return [left_trace, right_trace], [left_steps, right_steps], [left_folded, right_folded]
     with spool:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
-            _child(spool.fileno(), right, level)
+            _child(spool.fileno(), right, level, fold)
         try:
             left_trace = _trace(left)
-            left_steps = normalize(left_trace, level)
+            left_steps, left_folded = _steps(left_trace, level, fold)
             _, status = os.waitpid(pid, 0)
             pid = 0
             received = _received(spool, right) if os.waitstatus_to_exitcode(status) == 0 else None
@@ -79,9 +81,15 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *,
                 os.waitpid(pid, 0)
     if received is None:
         right_trace = _trace(right)
-        return [left_trace, right_trace], [left_steps, normalize(right_trace, level)]
-    right_trace, right_steps = received
-    return [left_trace, right_trace], [left_steps, right_steps]
+        right_steps, right_folded = _steps(right_trace, level, fold)
+    else:
+        right_trace, right_steps, right_folded = received
+    return [left_trace, right_trace], [left_steps, right_steps], [left_folded, right_folded]
+
+
+def _steps(trace: Trace, level: str, fold: bool) -> tuple[list[Step], int]:
+    steps = normalize(trace, level)
+    return without_name_service(steps) if fold else (steps, 0)
 
 
 def _spool() -> IO[bytes] | None:
@@ -96,18 +104,18 @@ def _trace(side: Trace | Loader) -> Trace:
     return side if isinstance(side, Trace) else side()
 
 
-def _child(spool: int, right: Trace | Loader, level: str) -> None:  # pragma: no cover - runs in the child
-    """Load and normalize the right side and write to spool: (events, steps, header or None), the header's
-    JSON object when the parent has no trace yet and then batches of events, then batches of steps."""
+def _child(spool: int, right: Trace | Loader, level: str, fold: bool) -> None:  # pragma: no cover - child
+    """Load and normalize the right side and write to spool: (events, steps, folded, header or None), the
+    header's JSON object when the parent has no trace yet and then batches of events, then batches of steps."""
     status = 1
     try:
         trace = _trace(right)
-        steps = normalize(trace, level)
+        steps, folded = _steps(trace, level, fold)
         events = trace.events
         send_trace = not isinstance(right, Trace)
         with os.fdopen(spool, "wb", closefd=False) as out:
             head = trace.header.to_json() if send_trace else None
-            _write_frame(out, marshal.dumps((len(events), len(steps), head)))
+            _write_frame(out, marshal.dumps((len(events), len(steps), folded, head)))
             if send_trace:
                 for start in range(0, len(events), _BATCH):
                     _write_frame(out, marshal.dumps([
@@ -128,12 +136,12 @@ def _child(spool: int, right: Trace | Loader, level: str) -> None:  # pragma: no
 _new = object.__new__
 
 
-def _received(spool: IO[bytes], right: Trace | Loader) -> tuple[Trace, list[Step]] | None:
-    """The child's trace and steps, or None when the file is not whole."""
+def _received(spool: IO[bytes], right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
+    """The child's trace, steps and count of folded calls, or None when the file is not whole."""
     spool.seek(0)
     try:
         frames = _frames(spool)
-        count, expected, head = marshal.loads(next(frames))
+        count, expected, folded, head = marshal.loads(next(frames))
         if isinstance(right, Trace):
             trace = right
         else:
@@ -169,7 +177,7 @@ def _received(spool: IO[bytes], right: Trace | Loader) -> tuple[Trace, list[Step
                 steps.append(step)
     except (StopIteration, EOFError, ValueError, TypeError, IndexError, KeyError):
         return None
-    return (trace, steps) if len(steps) == expected else None
+    return (trace, steps, folded) if len(steps) == expected else None
 
 
 # A frame is its length (8 bytes, little-endian) and that many bytes of marshal data: marshal.load on a file
