@@ -148,3 +148,51 @@ def test_without_a_temporary_file_one_process_does_both(saved: list[Path], tmp_p
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-directory"))
     assert normalize_pair(loader(left), loader(right), "semantic", parallel=True) == expected
     assert children() == []
+
+
+_KILLED_SCRIPT = """
+import os, sys, time
+from sctrace.compare.pair import normalize_pair
+from sctrace.trace import Trace
+parent = os.getpid()
+
+def right():
+    if os.getpid() != parent:  # the child: say who it is, then take its time
+        with open(sys.argv[2] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+        time.sleep(60)
+    return Trace.load(sys.argv[1])
+
+normalize_pair(lambda: (time.sleep(60), Trace.load(sys.argv[1]))[1], right, "semantic", parallel=True)
+"""
+
+
+def test_the_child_dies_with_a_parent_killed_outright(saved: list[Path], tmp_path: Path) -> None:
+    import signal
+    import time
+
+    said = tmp_path / "child.pid"
+    script = subprocess.Popen([sys.executable, "-c", _KILLED_SCRIPT, str(saved[1]), str(said)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while not said.exists() and time.monotonic() < deadline and script.poll() is None:
+            time.sleep(0.05)
+        assert said.exists(), "the child never started"
+        child = int(said.read_text())
+    finally:
+        script.send_signal(signal.SIGKILL)
+        script.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), f"the child {child} outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid runs (a zombie, dead but not yet reaped by whoever inherited it, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

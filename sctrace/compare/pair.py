@@ -66,9 +66,10 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *, p
         right_steps, right_folded = _steps(right_trace, level, fold)
         return [left_trace, right_trace], [left_steps, right_steps], [left_folded, right_folded]
     with spool:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
-            _child(spool.fileno(), right, level, fold)
+            _child(parent, spool.fileno(), right, level, fold)
         try:
             left_trace = _trace(left)
             left_steps, left_folded = _steps(left_trace, level, fold)
@@ -104,11 +105,24 @@ def _trace(side: Trace | Loader) -> Trace:
     return side if isinstance(side, Trace) else side()
 
 
-def _child(spool: int, right: Trace | Loader, level: str, fold: bool) -> None:  # pragma: no cover - child
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _child(parent: int, spool: int, right: Trace | Loader, level: str,
+           fold: bool) -> None:  # pragma: no cover - runs in the child
     """Load and normalize the right side and write to spool: (events, steps, folded, header or None), the
-    header's JSON object when the parent has no trace yet and then batches of events, then batches of steps."""
+    header's JSON object when the parent has no trace yet and then batches of events, then batches of steps.
+
+    The child is killed with its parent, should the parent be killed outright (SIGKILL, which leaves it no
+    moment to kill the child itself).
+    """
     status = 1
     try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before that took effect
+            return
         trace = _trace(right)
         steps, folded = _steps(trace, level, fold)
         events = trace.events
