@@ -2,8 +2,8 @@
 # Installation steps shared by scripts/test and scripts/demo; source it, don't run it.
 #
 # Installs what is missing and is silent when everything is already there:
-#   - Debian packages for the interpreters the tests trace (php-cli, strace, nodejs, perl, ruby) and
-#     tcpdump, the reference for --packets;
+#   - Debian packages for the interpreters and compilers the tests trace (php-cli, strace, nodejs, perl,
+#     ruby, golang-go) and tcpdump, the reference for --packets;
 #   - a virtual environment at .venv with the project installed editable with its test extras,
 #     reinstalled when pyproject.toml changes (its hash is kept in .venv/.sctrace-installed).
 # Expects `set -euo pipefail` from the caller; leaves the current directory at the repo root.
@@ -46,7 +46,7 @@ _sctrace_apt_install() {
 }
 
 # command -> Debian package
-for _sctrace_pair in php:php-cli strace:strace node:nodejs perl:perl ruby:ruby python3:python3 tcpdump:tcpdump; do
+for _sctrace_pair in php:php-cli strace:strace node:nodejs perl:perl ruby:ruby python3:python3 tcpdump:tcpdump go:golang-go; do
     if ! command -v "${_sctrace_pair%%:*}" >/dev/null 2>&1; then
         _sctrace_apt_install "${_sctrace_pair#*:}"
     fi
