@@ -346,7 +346,7 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     gc.disable()
     try:
         sources = [_side_source(arg, runs) for arg in (left, right)]
-        size = sum(len(runs[arg].trace.events) if arg in runs else os.path.getsize(arg) // BYTES_PER_EVENT
+        size = sum(len(runs[arg].trace.events) if arg in runs else _file_size(arg) // BYTES_PER_EVENT
                    for arg in (left, right))
         # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
         pair, steps, folded = normalize_pair(sources[0], sources[1], level, parallel=worth_a_process(size),
@@ -369,6 +369,14 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
 def _side_source(arg: str, runs: dict[str, SideRun]) -> Trace | Callable[[], Trace]:
     """arg's trace: the one its run made, or what reads the saved file."""
     return runs[arg].trace if arg in runs else lambda: load_saved(arg)
+
+
+def _file_size(path: str) -> int:
+    """The file's size in bytes; 0 if it cannot be asked (loading it then says what is wrong)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def status_of(comparison: Comparison) -> int:
