@@ -397,3 +397,27 @@ def test_markdown_cells_read_back_as_the_text(text: str) -> None:
             assert {child.type for child in token.children} <= {"text"}, token.children
             cells_text.append("".join(child.content for child in token.children))
     assert f"P1: {escape_for_terminal(text)}" in cells_text
+
+
+@pytest.mark.parametrize("width", [8, 30, 60, 100, 200])
+@pytest.mark.parametrize("color", [False, True])
+@pytest.mark.parametrize("ascii_only", [False, True])
+def test_rows_written_the_short_way_are_those_the_general_way_writes(width: int, color: bool,
+                                                                     ascii_only: bool) -> None:
+    """Table.row writes an ASCII row that fits its columns in one expression: byte for byte what columns() and
+    line() make of it, for rows that fit and rows that do not, wide characters and payload controls."""
+    cmp = sample()
+    cmp.rows += [
+        Row("same", step(5, "write", 'write(C1, "日本語", 9) = 9'), step(5, "write", 'write(C1, "日本語", 9) = 9')),
+        Row("same", step(6, "write", f'write(C1, "{HOSTILE}", 9) = 9'), step(6, "write", "write(C1, \"\", 0) = 0")),
+        Row("left_only", step(7, "close", "close(C1) = 0", proc="a-long-process-role"), None),
+    ]
+    glyphs = compare_text._ASCII if ascii_only else compare_text._UNICODE
+    short, general = io.StringIO(), io.StringIO()
+    table = compare_text._Table(cmp, short, width, glyphs, color)
+    assert table.exact == (width >= 30)  # at width 8 the step columns are widened to their minimum
+    table.write("summary")
+    table = compare_text._Table(cmp, general, width, glyphs, color)
+    table.exact = False
+    table.write("summary")
+    assert short.getvalue() == general.getvalue()

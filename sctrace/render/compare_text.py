@@ -255,6 +255,11 @@ class _Table:
         room = max(width - self.indent - cells(glyphs.separator), 2)
         self.left_cells = room // 2
         self.right_cells = room - self.left_cells
+        # A row whose texts are ASCII and fit their columns fills the width exactly (line() would neither cut
+        # it nor find it blank) when every marker takes one cell, the columns were not widened to their
+        # minimum of two, and the separator is more than blanks: such a row is written the short way (row).
+        self.exact = (room == width - self.indent - cells(glyphs.separator) and bool(glyphs.separator.strip())
+                      and all(cells(m) == 1 for m in [*glyphs.markers.values(), "?"]))
 
     def write(self, summary: str) -> None:
         cmp = self.comparison
@@ -277,9 +282,18 @@ class _Table:
 
     def row(self, row: Row) -> None:
         marker = self.glyphs.markers.get(row.verdict, "?")
+        sgr = COLORS.get(row.verdict)
         left = self.safe(step_text(row.left)) if row.left else ""
         right = self.safe(step_text(row.right)) if row.right else ""
-        self.line(*self.columns(marker, COLORS.get(row.verdict), self.safe(role(row)), left, right))
+        proc = self.safe(role(row))
+        if self.exact and len(proc) <= self.role_cells and len(left) <= self.left_cells \
+                and len(right) <= self.right_cells and (proc + left + right).isascii():
+            # What columns() and line() make of it, in one expression (this runs for every row).
+            body = " " + proc.ljust(self.role_cells) + " " + left.ljust(self.left_cells) + self.glyphs.separator
+            head = f"\x1b[{sgr}m{marker}\x1b[0m" if self.color and sgr and marker else marker
+            self.out.write(head + (body + right).rstrip() + "\n")
+        else:
+            self.line(*self.columns(marker, sgr, proc, left, right))
         why = explanation(row)
         if why:
             self.line((" " * self.indent + self.safe(why), None))
