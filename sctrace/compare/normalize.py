@@ -161,27 +161,12 @@ def without_name_service(steps: list[Step]) -> tuple[list[Step], int]:
     return kept, len(steps) - len(kept)
 
 
-_new_step = object.__new__
-
-
 def _step(proc: str, c: Call, text: str, ev: Event) -> Step:
-    """Step(proc, c.name, c.args, c.ret, c.errno, key, text, ev, rules, notes, informational), made the fast
-    way (once per socket call): Step has no __post_init__, so its __dict__ is filled in field order."""
+    """The Step of a Call (once per socket call), made by Step's own __init__: a quarter faster than filling
+    in a new object's __dict__, which also leaves each Step 64 bytes larger."""
     args, ret, errno, name = c.args, c.ret, c.errno, c.name
-    step = _new_step(Step)
-    values = step.__dict__
-    values["proc"] = proc
-    values["name"] = name
-    values["args"] = args
-    values["ret"] = ret
-    values["errno"] = errno
-    values["key"] = "".join(_encode_key([proc, name, c.key_args() if c.ignored else args, ret, errno], 0))
-    values["text"] = text
-    values["event"] = ev
-    values["rules"] = list(c.rules)
-    values["notes"] = list(c.notes)
-    values["informational"] = c.informational
-    return step
+    key = "".join(_encode_key([proc, name, c.key_args() if c.ignored else args, ret, errno], 0))
+    return Step(proc, name, args, ret, errno, key, text, ev, list(c.rules), list(c.notes), c.informational)
 
 
 def _process_roles(lanes: list[str]) -> list[str]:

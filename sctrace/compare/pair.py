@@ -26,7 +26,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO
 
 from sctrace.compare.model import Step
 from sctrace.compare.normalize import normalize, without_name_service
@@ -147,9 +147,6 @@ def _child(parent: int, spool: int, right: Trace | Loader, level: str,
         os._exit(status)
 
 
-_new = object.__new__
-
-
 def _received(spool: IO[bytes], right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
     """The child's trace, steps and count of folded calls, or None when the file is not whole."""
     spool.seek(0)
@@ -161,34 +158,16 @@ def _received(spool: IO[bytes], right: Trace | Loader) -> tuple[Trace, list[Step
         else:
             events: list[Event] = []
             while len(events) < count:
-                for values in marshal.loads(next(frames)):
-                    event = _new(Event)
-                    fields: dict[str, Any] = event.__dict__  # in field order, as Event's __init__ fills it
-                    (fields["type"], fields["seq"], fields["pid"], fields["t"], fields["name"], fields["args"],
-                     fields["ret"], fields["errno"], fields["fd"], fields["endpoint"], fields["ret_endpoint"],
-                     fields["info"]) = values
-                    events.append(event)
+                events += [Event(*values) for values in marshal.loads(next(frames))]
             trace = Trace(Header.from_json(head), events)
         if count != len(trace.events):
             return None
         events = trace.events
         steps: list[Step] = []
         for batch in frames:
-            for place, proc, name, args, ret, errno, key, text, rules, notes, informational in marshal.loads(batch):
-                step = _new(Step)
-                fields = step.__dict__  # in field order, as normalize makes a Step
-                fields["proc"] = proc
-                fields["name"] = name
-                fields["args"] = args
-                fields["ret"] = ret
-                fields["errno"] = errno
-                fields["key"] = key
-                fields["text"] = text
-                fields["event"] = events[place]
-                fields["rules"] = rules
-                fields["notes"] = notes
-                fields["informational"] = informational
-                steps.append(step)
+            steps += [Step(proc, name, args, ret, errno, key, text, events[place], rules, notes, informational)
+                      for place, proc, name, args, ret, errno, key, text, rules, notes, informational
+                      in marshal.loads(batch)]
     except (StopIteration, EOFError, ValueError, TypeError, IndexError, KeyError):
         return None
     return (trace, steps, folded) if len(steps) == expected else None
