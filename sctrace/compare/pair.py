@@ -58,28 +58,16 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *, p
     without_name_service, as compare does at level semantic), each side given as a trace or as what loads it
     (a saved file is read only when its turn comes, so that the left file's errors come first); the right
     side in a forked child if parallel."""
-    spool = _spool() if parallel and hasattr(os, "fork") else None
-    if spool is None:
+    child = _Child.start(right, level, fold) if parallel else None
+    received = None
+    try:
         left_trace = _trace(left)
         left_steps, left_folded = _steps(left_trace, level, fold)
-        right_trace = _trace(right)
-        right_steps, right_folded = _steps(right_trace, level, fold)
-        return [left_trace, right_trace], [left_steps, right_steps], [left_folded, right_folded]
-    with spool:
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
-            _child(parent, spool.fileno(), right, level, fold)
-        try:
-            left_trace = _trace(left)
-            left_steps, left_folded = _steps(left_trace, level, fold)
-            _, status = os.waitpid(pid, 0)
-            pid = 0
-            received = _received(spool, right) if os.waitstatus_to_exitcode(status) == 0 else None
-        finally:
-            if pid:  # an exception here (a trace that cannot be read, ^C): the child is not left behind
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+        if child is not None:
+            received = child.result(right)
+    finally:
+        if child is not None:
+            child.stop()
     if received is None:
         right_trace = _trace(right)
         right_steps, right_folded = _steps(right_trace, level, fold)
@@ -88,17 +76,46 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *, p
     return [left_trace, right_trace], [left_steps, right_steps], [left_folded, right_folded]
 
 
+class _Child:
+    """The forked process that loads and normalizes the right side, and the unlinked file it writes to."""
+
+    def __init__(self, pid: int, spool: IO[bytes]) -> None:
+        self.pid = pid
+        self.spool = spool
+
+    @classmethod
+    def start(cls, right: Trace | Loader, level: str, fold: bool) -> _Child | None:
+        """The child, started; None where there is no fork or no temporary file (one process does all)."""
+        if not hasattr(os, "fork"):
+            return None
+        try:
+            spool = tempfile.TemporaryFile(prefix="sctrace-steps-")
+        except OSError:
+            return None
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
+            _child(parent, spool.fileno(), right, level, fold)
+        return cls(pid, spool)
+
+    def result(self, right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
+        """Once the child has ended: its trace, steps and count of folded calls; None if it failed."""
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        return _received(self.spool, right) if os.waitstatus_to_exitcode(status) == 0 else None
+
+    def stop(self) -> None:
+        """The child killed if it still runs (an exception in the parent, ^C), reaped; the file closed."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+        self.spool.close()
+
+
 def _steps(trace: Trace, level: str, fold: bool) -> tuple[list[Step], int]:
     steps = normalize(trace, level)
     return without_name_service(steps) if fold else (steps, 0)
-
-
-def _spool() -> IO[bytes] | None:
-    """An unlinked temporary file for the child's steps; None where none can be made (one process does all)."""
-    try:
-        return tempfile.TemporaryFile(prefix="sctrace-steps-")
-    except OSError:
-        return None
 
 
 def _trace(side: Trace | Loader) -> Trace:
