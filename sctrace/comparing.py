@@ -321,7 +321,7 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     """The comparison of LEFT and RIGHT, each a program to run or a saved trace."""
     from sctrace import netns as ns
     from sctrace.compare.align import align
-    from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair, worth_a_process
+    from sctrace.compare.pair import normalize_pair, worth_a_process
 
     saved = {arg: is_saved_trace(arg) for arg in (left, right)}
     to_run = [arg for arg in (left, right) if not saved[arg]]
@@ -345,11 +345,10 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     collecting = gc.isenabled()
     gc.disable()
     try:
-        sources = [_side_source(arg, runs) for arg in (left, right)]
-        size = sum(len(runs[arg].trace.events) if arg in runs else _file_size(arg) // BYTES_PER_EVENT
-                   for arg in (left, right))
+        (left_source, left_size), (right_source, right_size) = (_side_source(arg, runs) for arg in (left, right))
         # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
-        pair, steps, folded = normalize_pair(sources[0], sources[1], level, parallel=worth_a_process(size),
+        pair, steps, folded = normalize_pair(left_source, right_source, level,
+                                             parallel=worth_a_process(left_size + right_size),
                                              fold=level == "semantic")
         traces = dict(zip((left, right), pair, strict=True))
         rows = align(steps[0], steps[1])
@@ -366,17 +365,19 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     return Comparison(level, sides[0], sides[1], rows)
 
 
-def _side_source(arg: str, runs: dict[str, SideRun]) -> Trace | Callable[[], Trace]:
-    """arg's trace: the one its run made, or what reads the saved file."""
-    return runs[arg].trace if arg in runs else lambda: load_saved(arg)
+def _side_source(arg: str, runs: dict[str, SideRun]) -> tuple[Trace | Callable[[], Trace], int]:
+    """arg's trace (the one its run made, or what reads the saved file) and about how many events it holds
+    (a file's size says roughly; one whose size cannot be asked counts as empty, and loading it says why)."""
+    from sctrace.compare.pair import BYTES_PER_EVENT
 
-
-def _file_size(path: str) -> int:
-    """The file's size in bytes; 0 if it cannot be asked (loading it then says what is wrong)."""
+    if arg in runs:
+        trace = runs[arg].trace
+        return trace, len(trace.events)
     try:
-        return os.path.getsize(path)
+        size = os.path.getsize(arg)
     except OSError:
-        return 0
+        size = 0
+    return (lambda: load_saved(arg)), size // BYTES_PER_EVENT
 
 
 def status_of(comparison: Comparison) -> int:
