@@ -252,13 +252,14 @@ class _Table:
         self.role_cells = min(max([cells(ROLE_TITLE), *(cells(r) for r in roles)]), MAX_ROLE_CELLS)
         # marker, space, role, space; then the two step columns around the separator.
         self.indent = 2 + self.role_cells + 1
-        room = max(width - self.indent - cells(glyphs.separator), 2)
+        fits = width - self.indent - cells(glyphs.separator)
+        room = max(fits, 2)
         self.left_cells = room // 2
         self.right_cells = room - self.left_cells
         # A row whose texts are ASCII and fit their columns fills the width exactly (line() would neither cut
         # it nor find it blank) when every marker takes one cell, the columns were not widened to their
         # minimum of two, and the separator is more than blanks: such a row is written the short way (row).
-        self.exact = (room == width - self.indent - cells(glyphs.separator) and bool(glyphs.separator.strip())
+        self.exact = (room == fits and bool(glyphs.separator.strip())
                       and all(cells(m) == 1 for m in [*glyphs.markers.values(), "?"]))
 
     def write(self, summary: str) -> None:
