@@ -232,7 +232,7 @@ def run(connections: int, keys: str, options: list[str], tmp: str, formats: list
 
 
 _TIMED = """
-import resource, subprocess, sys, time
+import subprocess, sys, time
 start = time.perf_counter()
 status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
 print(time.perf_counter() - start, status)
@@ -277,15 +277,16 @@ def whole_command(fmt: str, paths: list[str]) -> tuple[float, float]:
     runs it: start-up, loading, normalizing (the right side in a child process of its own), aligning and writing
     every row.  Timed in one run; its memory, every process of it together, measured in another (_SAMPLED)."""
     command = [sys.executable, "-m", "sctrace", "compare", "--format", fmt, "-o", os.devnull, *paths]
-    out = subprocess.run([sys.executable, "-c", _TIMED, *command], check=True, capture_output=True, text=True)
-    seconds, status = out.stdout.split()
+    return float(_wrapped(_TIMED, command)), int(_wrapped(_SAMPLED, command)) / 1024
+
+
+def _wrapped(wrapper: str, command: list[str]) -> str:
+    """What the wrapper script (_TIMED, _SAMPLED) measured of command; SystemExit if command failed."""
+    out = subprocess.run([sys.executable, "-c", wrapper, *command], check=True, capture_output=True, text=True)
+    measured, status = out.stdout.split()
     if int(status) not in (0, 1):
         raise SystemExit(f"bench_compare: {' '.join(command)} failed with status {status}")
-    out = subprocess.run([sys.executable, "-c", _SAMPLED, *command], check=True, capture_output=True, text=True)
-    kib, status = out.stdout.split()
-    if int(status) not in (0, 1):
-        raise SystemExit(f"bench_compare: {' '.join(command)} failed with status {status}")
-    return float(seconds), int(kib) / 1024
+    return measured
 
 
 def main() -> int:
