@@ -19,11 +19,10 @@ import pytest
 
 from sctrace.compare import pair
 from sctrace.compare.align import align, summarize
-from sctrace.compare.model import Comparison, Side
-from sctrace.compare.normalize import without_name_service
+from sctrace.compare.model import Comparison, Side, Step
 from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair
 from sctrace.render.compare_json import to_json
-from sctrace.trace import Trace
+from sctrace.trace import Event, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)
@@ -56,7 +55,7 @@ def children() -> list[int]:
     return found
 
 
-def loader(path: Path):  # noqa: ANN201 - a Loader
+def loader(path: Path) -> pair.Loader:
     return lambda: Trace.load(path)
 
 
@@ -75,7 +74,7 @@ def test_the_child_gives_what_one_process_gives(saved: list[Path], level: str, f
     assert children() == []
 
 
-def _events_of(steps: list, trace: Trace) -> list:  # type: ignore[type-arg]
+def _events_of(steps: list[Step], trace: Trace) -> list[Event]:
     """The event of trace each step stands at (the same seq): the step must hold that very object."""
     by_seq = {event.seq: event for event in trace.events}
     return [by_seq[step.event.seq] for step in steps]
@@ -126,13 +125,10 @@ def test_the_command_takes_the_two_process_way_and_agrees(saved: list[Path]) -> 
                           cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                           preexec_fn=_every_cpu)
     assert proc.returncode in (0, 1) and proc.stderr == "", proc.stderr
-    traces, steps, _ = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
-    kept = [without_name_service(s) for s in steps]
-    sides = [Side(str(p), t.header.language, t.header.interpreter, t.header.interpreter_version, {}, t.header, t)
-             for p, t in zip(saved, traces, strict=True)]
-    for side, (_, folded) in zip(sides, kept, strict=True):
-        side.name_service_calls = folded
-    comparison = Comparison("semantic", sides[0], sides[1], align(kept[0][0], kept[1][0]))
+    traces, steps, folded = normalize_pair(loader(left), loader(right), "semantic", parallel=False, fold=True)
+    sides = [Side(str(p), t.header.language, t.header.interpreter, t.header.interpreter_version, {}, t.header, t,
+                  count) for p, t, count in zip(saved, traces, folded, strict=True)]
+    comparison = Comparison("semantic", sides[0], sides[1], align(steps[0], steps[1]))
     expected = to_json(comparison, summarize(comparison))
     got = json.loads(proc.stdout)
     assert got["rows"] == json.loads(json.dumps(expected["rows"])) and len(got["rows"]) > 10_000
@@ -153,7 +149,7 @@ def test_without_a_temporary_file_one_process_does_both(saved: list[Path], tmp_p
 _KILLED_SCRIPT = """
 import os, sys, time
 from sctrace.compare.pair import normalize_pair
-from sctrace.trace import Trace
+from sctrace.trace import Event, Trace
 parent = os.getpid()
 
 def right():
