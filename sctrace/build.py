@@ -62,21 +62,43 @@ class _Stopped(Exception):
         self.signum = signum
 
 
+class _Stop:
+    """SIGINT and SIGTERM during the build: remembered until the compiler is known (arm), then raised as _Stopped.
+
+    A signal that came while subprocess.Popen was starting the compiler, raised there, would leave the
+    compiler running with no one to know its pid and kill it.
+    """
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.pending: int | None = None
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.armed:
+            raise _Stopped(signum)
+        if self.pending is None:
+            self.pending = signum
+
+    def arm(self) -> None:
+        """From now on a signal raises _Stopped, and one that came before is raised now."""
+        self.armed = True
+        if self.pending is not None:
+            raise _Stopped(self.pending)
+
+
 @contextmanager
-def _stoppable() -> Iterator[None]:
-    """SIGINT and SIGTERM during the build raise _Stopped, so the compiler is killed and the directory removed."""
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise _Stopped(signum)
-
+def _stoppable() -> Iterator[_Stop]:
+    """SIGINT and SIGTERM during the build raise _Stopped once armed, so the compiler is killed and the
+    directory removed."""
+    stop = _Stop()
     watched = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = {sig: signal.signal(sig, on_signal) for sig in watched}
+        previous = {sig: signal.signal(sig, stop.on_signal) for sig in watched}
     except ValueError:  # not the main thread: signals stay as they are
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -142,10 +164,11 @@ def compile_program(launch: Launch, binary: str, directory: str) -> None:
     env = BUILD_ENVIRONMENTS[language](directory) if language in BUILD_ENVIRONMENTS else None
     shown = os.path.basename(compiler)
     try:
-        with _stoppable():
+        with _stoppable() as stop:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
             try:
+                stop.arm()
                 output, _ = proc.communicate()
             finally:
                 if proc.poll() is None:

@@ -324,3 +324,21 @@ def test_go_builds_without_a_home(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert '"language": "go"' in proc.stdout and '"accept4"' in proc.stdout
     assert build_dirs(tmp) == []
+
+
+def test_a_signal_before_the_compiler_is_known_is_raised_once_it_is() -> None:
+    """A SIGTERM that comes while Popen starts the compiler is held until its pid is known (arm), so the
+    compiler is killed rather than left running: held, then raised by arm, and raised at once after it."""
+    from sctrace.build import _stoppable, _Stopped
+
+    with _stoppable() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler has run, and only remembered the signal
+        assert stop.pending == signal.SIGTERM
+        with pytest.raises(_Stopped) as held:
+            stop.arm()
+        assert held.value.signum == signal.SIGTERM
+        with pytest.raises(_Stopped) as direct:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert direct.value.signum == signal.SIGINT
