@@ -360,6 +360,8 @@ class Driver:
 
 def _tgids(tracer: Tracer) -> list[int]:
     try:
-        return sorted({task.tgid for task in list(tracer.tasks.values())})
+        # In the order the tracer met them, so a parent is stopped before its children
+        # (a child stopped first would interrupt its parent's waiting call with SIGCHLD).
+        return list(dict.fromkeys(task.tgid for task in list(tracer.tasks.values())))
     except RuntimeError:
         return [tracer.main_pid]

@@ -220,14 +220,41 @@ def tracees_of(tracer: int) -> set[int]:
     return found
 
 
+def _parent_of(pid: int) -> int:
+    """The parent of ``pid`` (/proc/PID/stat field 4); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    # The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def parents_first(pids: set[int]) -> list[int]:
+    """``pids`` ordered so that each comes after its ancestors among them."""
+    parent = {pid: _parent_of(pid) for pid in pids}
+
+    def depth(pid: int) -> int:
+        n = 0
+        while (pid := parent[pid]) in parent and n < len(parent):
+            n += 1
+        return n
+
+    return sorted(pids, key=depth)
+
+
 def kill_tracees(tracer: int) -> None:
     """SIGKILL every process the strace process ``tracer`` traces, until none is left.
 
-    A process may fork while we look: its child is traced as soon as it exists,
-    so looking again finds it.
+    Parents die before their children: a child killed first would send its
+    living parent a SIGCHLD, which under ptrace interrupts the call the parent
+    waits in, so its trace would show a signal and a restarted call that only
+    the killing caused.  A process may fork while we look: its child is traced
+    as soon as it exists, so looking again finds it.
     """
     for _ in range(100):
-        pids = tracees_of(tracer)
+        pids = parents_first(tracees_of(tracer))
         if not pids:
             return
         for pid in pids:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from sctrace.status import ExitStatus
-from sctrace.strace_backend import tracees_of
+from sctrace.strace_backend import parents_first, tracees_of
 from sctrace.strace_events import EventStream, executable_of
 from sctrace.strace_log import LogParser
 from sctrace.trace import Event, Trace
@@ -382,6 +382,42 @@ def test_tracees_of_finds_what_strace_traces(tmp_path: Path) -> None:
             found = tracees_of(proc.pid)
         assert len(found) == 2
     finally:
+        proc.kill()
+        proc.wait()
+
+
+CHAIN = """
+import os, sys, time
+r, w = os.pipe()
+depth = 0
+while depth < int(sys.argv[1]) and os.fork() == 0:  # each process forks the next
+    depth += 1
+if depth == int(sys.argv[1]):
+    os.write(w, b"x" * depth)  # the last is born: the whole chain exists
+else:
+    os.read(r, 1)
+print(depth, os.getpid(), flush=True)
+time.sleep(30)
+"""
+
+
+def test_parents_first_orders_a_process_chain_from_its_root() -> None:
+    """Killing strace's tracees, parents go first: a child killed first would SIGCHLD its parent,
+    putting a signal and a restarted call in the parent's trace that only the killing caused."""
+    proc = subprocess.Popen([PYTHON, "-c", CHAIN, "6"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    pids: dict[int, int] = {}
+    try:
+        for _ in range(7):
+            depth, pid = map(int, proc.stdout.readline().split())
+            pids[depth] = pid
+        chain = [pids[depth] for depth in range(7)]
+        for order in (chain, chain[::-1], chain[3:] + chain[:3]):
+            assert parents_first(set(order)) == chain
+        assert parents_first(set(chain[2:5])) == chain[2:5]  # ancestors outside the set do not count
+    finally:
+        for pid in pids.values():
+            os.kill(pid, signal.SIGKILL)
         proc.kill()
         proc.wait()
 
