@@ -396,7 +396,7 @@ if depth == int(sys.argv[1]):
     os.write(w, b"x" * depth)  # the last is born: the whole chain exists
 else:
     os.read(r, 1)
-print(depth, os.getpid(), flush=True)
+os.write(1, f"{depth} {os.getpid()}\\n".encode())  # one write: the lines of the chain never interleave
 time.sleep(30)
 """
 
