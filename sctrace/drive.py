@@ -34,6 +34,7 @@ from typing import Any
 
 from sctrace import netns
 from sctrace.decode import Call
+from sctrace.procfs import stat_fields
 from sctrace.sockaddr import parse_sockaddr
 from sctrace.tracer import Task, Tracer
 
@@ -225,8 +226,7 @@ class Driver:
             return False
         for tid in tids:
             try:
-                with open(f"/proc/{tid}/stat", "rb") as f:
-                    state = f.read().rsplit(b")", 1)[1].split()[0]
+                state = stat_fields(tid)[0]
                 with open(f"/proc/{tid}/syscall", "rb") as f:
                     nr = f.read().split(b" ", 1)[0]
             except (OSError, IndexError):

@@ -52,6 +52,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, cast
 
 from sctrace import __version__, syscalls
+from sctrace.procfs import stat_fields
 from sctrace.render import Renderer
 from sctrace.runners import Launch
 from sctrace.status import ExitStatus, SctraceError
@@ -221,14 +222,11 @@ def tracees_of(tracer: int) -> set[int]:
 
 
 def _parent_of(pid: int) -> int:
-    """The parent of ``pid`` (/proc/PID/stat field 4); 0 if it is gone."""
+    """The parent of ``pid``; 0 if it is gone."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
+        return int(stat_fields(pid)[1])
+    except (OSError, IndexError):
         return 0
-    # The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-    return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
 def parents_first(pids: set[int]) -> list[int]:
