@@ -698,3 +698,30 @@ def test_twins_unix_stream(tmp_path: Path) -> None:
     assert len(kept_py) == len(py) - 1 and len(php) == len(kept_py)
     for left, right in zip(php, kept_py, strict=True):
         assert (left.key == right.key) != (left.name in differ), (left.text, right.text)
+
+
+def test_steps_share_what_nothing_renames_and_leave_events_untouched() -> None:
+    """A step's arguments are its own dict; a value in them that normalizing renames nothing in (a payload) is
+    the event's very object, one with a port, pointer or SCM_RIGHTS descriptor renamed is a copy, and the
+    event's arguments stay as traced."""
+    rights = [{"len": 20, "level": "SOL_SOCKET", "type": "SCM_RIGHTS", "fds": [4]}]
+    msg = {"name": "0x7ffc00", "namelen": {"in": 110, "out": 0}, "iov": [{"base": buf("x"), "len": 64}],
+           "control": rights, "flags": "0"}
+    events = [
+        ev(0, "socket", {"domain": "AF_INET", "type": "SOCK_STREAM", "protocol": "IPPROTO_TCP"}, 3),
+        ev(1, "connect", {"fd": 3, "addr": inet(8080), "addrlen": 16}),
+        ev(2, "sendto", {"fd": 3, "buf": buf("hi"), "len": 2, "flags": "0", "dest_addr": None, "addrlen": 0}, 2),
+        ev(3, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM", "protocol": "0"}, 4),
+        ev(4, "sendmsg", {"fd": 3, "msg": msg, "flags": "0"}, 1),
+    ]
+    traced = [dataclasses.replace(e, args=json.loads(json.dumps(e.args))) for e in events]
+    for level in ("stable", "semantic"):
+        steps = normalize(trace_of(*events), level)
+        assert [e.args for e in events] == [e.args for e in traced], "normalizing changed an event"
+        socket_, connect, sendto, _, sendmsg = steps
+        assert all(step.args is not step.event.args for step in steps)
+        assert connect.args["addr"] is not events[1].args["addr"] and connect.args["addr"]["port"] == "PORT1"
+        assert sendto.args["buf"] is events[2].args["buf"]
+        sent = sendmsg.args["msg"]
+        assert sent is not msg and sent["name"] == "PTR" and sent["control"][0]["fds"] == ["S1"]
+        assert sent["iov"] is msg["iov"] and sent["namelen"] is msg["namelen"]

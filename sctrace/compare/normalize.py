@@ -61,31 +61,56 @@ def _roles(value: Any, roles: dict[int, str]) -> Any:
 
 
 def _stable(value: Any, roles: dict[int, str], ports: PortNames | None) -> Any:
-    """value with pointers, ports and SCM_RIGHTS descriptors renamed (top-level fd and sv are the caller's)."""
+    """value with pointers, ports and SCM_RIGHTS descriptors renamed (top-level fd and sv are the caller's).
+
+    A container in which nothing is renamed is returned itself, not copied: a step's arguments share such
+    values (a payload's {"text", "len"}) with its event, which saves a copy of each in time and memory.
+    Nothing changes a step's or an event's arguments in place once made.
+    """
     kind = type(value)
     if kind is str:  # the common cases first, by exact type; anything else takes the general way below
         return "PTR" if value.startswith("0x") and _POINTER.fullmatch(value) else value
     if kind is int or value is None:
         return value
     if kind is dict:
-        out = {}
+        out = None
         for k, v in value.items():
             kind = type(v)
             if kind is str:
-                out[k] = "PTR" if v.startswith("0x") and _POINTER.fullmatch(v) else v
+                if not v.startswith("0x") or not _POINTER.fullmatch(v):
+                    continue
+                new: Any = "PTR"
             elif kind is int or v is None:
-                out[k] = v
+                continue
             else:
-                out[k] = _stable(v, roles, ports)
+                new = _stable(v, roles, ports)
+                if new is v:
+                    continue
+            if out is None:
+                out = value.copy()
+            out[k] = new
         # _stable_dict, inline: most dicts are neither a socket address nor SCM_RIGHTS
         if "family" in value and ports is not None and value["family"] in INET_FAMILIES \
                 and isinstance(value.get("port"), int):
+            if out is None:
+                out = value.copy()
             out["port"] = ports(value["port"])
         if "type" in value and value["type"] == "SCM_RIGHTS":
+            if out is None:
+                out = value.copy()
             out["fds"] = _roles(value.get("fds"), roles)
-        return out
+        return value if out is None else out
     if isinstance(value, dict):
         return _stable_dict(value, {k: _stable(v, roles, ports) for k, v in value.items()}, roles, ports)
+    if kind is list:
+        items = None
+        for i, v in enumerate(value):
+            new = _stable(v, roles, ports)
+            if new is not v:
+                if items is None:
+                    items = list(value)
+                items[i] = new
+        return value if items is None else items
     if isinstance(value, list):
         return [_stable(v, roles, ports) for v in value]
     if isinstance(value, str) and _POINTER.fullmatch(value):
@@ -224,6 +249,8 @@ class _Calls:
             if endpoint:
                 endpoint = named.get(endpoint) or endpoint_name(endpoint)
             args = _stable(ev.args, roles, ports)
+            if args is ev.args:
+                args = args.copy()  # the top level is always the step's own: its fd and sv are set below
             if "fd" in args:
                 fd = args["fd"]
                 args["fd"] = roles.get(fd, fd) if type(fd) is int else _roles(fd, roles)
