@@ -94,6 +94,25 @@ def test_a_child_that_fails_leaves_this_process_to_do_it(saved: list[Path]) -> N
     assert children() == []
 
 
+def test_a_child_that_fails_half_way_leaves_this_process_to_do_it(saved: list[Path]) -> None:
+    """The child has written and told of some frames, and this process read them, when it fails: what was read
+    is dropped and this process loads and normalizes the right side itself."""
+    left, right = saved
+    parent = os.getpid()
+
+    def unwritable_at_the_end() -> Trace:
+        trace = Trace.load(right)
+        if os.getpid() != parent:  # marshal cannot write an object: the last batch fails
+            last = trace.events[-1]
+            last.info = {**last.info, "odd": object()}
+        return trace
+
+    expected = normalize_pair(loader(left), loader(right), "semantic", parallel=False)
+    assert len(expected[0][1].events) > 2 * pair._BATCH  # batches come before the one that fails
+    assert normalize_pair(loader(left), unwritable_at_the_end, "semantic", parallel=True) == expected
+    assert children() == []
+
+
 def test_the_left_sides_error_comes_first_and_no_child_is_left(saved: list[Path], tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "header", "schema": 1, "argv": []}\nnot json\n')

@@ -4,13 +4,15 @@ Loading and normalizing are most of the time of a large comparison (two traces
 of 100,000 events: 3 to 4 s a side here), the two sides do not depend on each
 other, and the machines sctrace runs on have two cores or more.  So for large
 traces a forked child loads and normalizes the right side while this process
-does the left.  The child writes what it made to an unlinked temporary file, in
-marshal's format (a tenth of the time pickle takes) and in batches: the trace's
-header and events (unless this process holds the trace already), then each
-step's values with the place of its event.  It then exits, so that its memory
-is given back before this process needs its own for the right side; this
-process reads the file back into a Trace and Steps equal to those loading and
-normalize would have made here.
+does the left.  The child writes what it made to an unlinked temporary file,
+in marshal's format (a tenth of the time pickle takes) and in frames, telling
+of each on a pipe as it is whole: the trace's header, then batches of events
+(unless this process holds the trace already) and the values of the steps at
+them, each with the place of its event.  This process, its own side done,
+reads each frame as it comes, while the child writes the next, and the child
+lets each batch go once written: reading back overlaps writing, and the two
+processes together hold about what this one alone will.  What is read back is
+a Trace and Steps equal to those loading and normalize would have made here.
 
 Anything that goes wrong in the child (a trace that cannot be read, a crash,
 a kill) only makes this process load and normalize the right side itself, the
@@ -77,11 +79,13 @@ def normalize_pair(left: Trace | Loader, right: Trace | Loader, level: str, *, p
 
 
 class _Child:
-    """The forked process that loads and normalizes the right side, and the unlinked file it writes to."""
+    """The forked process that loads and normalizes the right side, the unlinked file it writes to, and the pipe
+    on which it tells of each frame it has written."""
 
-    def __init__(self, pid: int, spool: IO[bytes]) -> None:
+    def __init__(self, pid: int, spool: IO[bytes], written: int) -> None:
         self.pid = pid
         self.spool = spool
+        self.written = written
 
     @classmethod
     def start(cls, right: Trace | Loader, level: str, fold: bool) -> _Child | None:
@@ -92,24 +96,30 @@ class _Child:
             spool = tempfile.TemporaryFile(prefix="sctrace-steps-")
         except OSError:
             return None
+        written, tell = os.pipe()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
-            _child(parent, spool.fileno(), right, level, fold)
-        return cls(pid, spool)
+            os.close(written)
+            _child(parent, spool.fileno(), tell, right, level, fold)
+        os.close(tell)
+        return cls(pid, spool, written)
 
     def result(self, right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
-        """Once the child has ended: its trace, steps and count of folded calls; None if it failed."""
+        """The child's trace, steps and count of folded calls, read as the child writes them; None if it
+        failed."""
+        received = _received(_Frames(self.spool.fileno(), self.written), right)
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
-        return _received(self.spool, right) if os.waitstatus_to_exitcode(status) == 0 else None
+        return received if os.waitstatus_to_exitcode(status) == 0 else None
 
     def stop(self) -> None:
-        """The child killed if it still runs (an exception in the parent, ^C), reaped; the file closed."""
+        """The child killed if it still runs (an exception in the parent, ^C), reaped; the file and pipe closed."""
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             self.pid = 0
+        os.close(self.written)
         self.spool.close()
 
 
@@ -125,13 +135,15 @@ def _trace(side: Trace | Loader) -> Trace:
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
-def _child(parent: int, spool: int, right: Trace | Loader, level: str,
+def _child(parent: int, spool: int, tell: int, right: Trace | Loader, level: str,
            fold: bool) -> None:  # pragma: no cover - runs in the child
-    """Load and normalize the right side and write to spool: (events, steps, folded, header or None), the
-    header's JSON object when the parent has no trace yet and then batches of events, then batches of steps.
+    """Load and normalize the right side and write to spool, telling of each frame on tell as it is whole:
+    (events, steps, folded, header or None), the header's JSON object when the parent has no trace yet; then
+    batches, each a stretch of events (None when the parent has the trace) and the steps at them.
 
-    The child is killed with its parent, should the parent be killed outright (SIGKILL, which leaves it no
-    moment to kill the child itself).
+    Each batch's events and steps are let go once written, so that this process gives back about as much
+    memory as the parent takes up reading them.  The child is killed with its parent, should the parent be
+    killed outright (SIGKILL, which leaves it no moment to kill the child itself).
     """
     status = 1
     try:
@@ -144,64 +156,89 @@ def _child(parent: int, spool: int, right: Trace | Loader, level: str,
         steps, folded = _steps(trace, level, fold)
         events = trace.events
         send_trace = not isinstance(right, Trace)
-        with os.fdopen(spool, "wb", closefd=False) as out:
-            head = trace.header.to_json() if send_trace else None
-            _write_frame(out, marshal.dumps((len(events), len(steps), folded, head)))
+        head = trace.header.to_json() if send_trace else None
+        _write_frame(spool, tell, marshal.dumps((len(events), len(steps), folded, head)))
+        place = {id(ev): i for i, ev in enumerate(events)}
+        places = [place[id(step.event)] for step in steps]  # increasing: steps are in trace order
+        del place
+        first = 0  # the first step not yet written
+        for start in range(0, len(events) or 1, _BATCH):
+            end = start + _BATCH if start + _BATCH < len(events) else len(events)
+            last = first
+            while last < len(steps) and places[last] < end:
+                last += 1
+            sent = None
             if send_trace:
-                for start in range(0, len(events), _BATCH):
-                    _write_frame(out, marshal.dumps([
-                        (e.type, e.seq, e.pid, e.t, e.name, e.args, e.ret, e.errno, e.fd, e.endpoint,
-                         e.ret_endpoint, e.info) for e in events[start:start + _BATCH]]))
-            place = {id(ev): i for i, ev in enumerate(events)}
-            for start in range(0, len(steps), _BATCH):
-                _write_frame(out, marshal.dumps([
-                    (place[id(s.event)], s.proc, s.name, s.args, s.ret, s.errno, s.key, s.text, s.rules, s.notes,
-                     s.informational) for s in steps[start:start + _BATCH]]))
-        status = 0
+                sent = [(e.type, e.seq, e.pid, e.t, e.name, e.args, e.ret, e.errno, e.fd, e.endpoint,
+                         e.ret_endpoint, e.info) for e in events[start:end]]
+            _write_frame(spool, tell, marshal.dumps((sent, [
+                (places[k], s.proc, s.name, s.args, s.ret, s.errno, s.key, s.text, s.rules, s.notes,
+                 s.informational) for k, s in enumerate(steps[first:last], first)])))
+            del sent
+            if send_trace:
+                events[start:end] = [None] * (end - start)  # type: ignore[list-item]
+                steps[first:last] = [None] * (last - first)  # type: ignore[list-item]
+            first = last
+        status = 0 if first == len(steps) else 1
     except BaseException:  # noqa: BLE001 - any failure: the parent loads and normalizes this side itself
         pass
     finally:
         os._exit(status)
 
 
-def _received(spool: IO[bytes], right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
-    """The child's trace, steps and count of folded calls, or None when the file is not whole."""
-    spool.seek(0)
+def _received(frames: Iterator[bytes], right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
+    """The child's trace, steps and count of folded calls, or None when what it wrote is not whole."""
     try:
-        frames = _frames(spool)
         count, expected, folded, head = marshal.loads(next(frames))
         if isinstance(right, Trace):
-            trace = right
+            if count != len(right.events):
+                return None
+            events = right.events
         else:
-            events: list[Event] = []
-            while len(events) < count:
-                events += [Event(*values) for values in marshal.loads(next(frames))]
-            trace = Trace(Header.from_json(head), events)
-        if count != len(trace.events):
-            return None
-        events = trace.events
+            events = []
         steps: list[Step] = []
-        for batch in frames:
+        while len(events) < count or len(steps) < expected:
+            sent, made = marshal.loads(next(frames))
+            if sent is not None:
+                events += [Event(*values) for values in sent]
             steps += [Step(proc, name, args, ret, errno, key, text, events[place], rules, notes, informational)
-                      for place, proc, name, args, ret, errno, key, text, rules, notes, informational
-                      in marshal.loads(batch)]
+                      for place, proc, name, args, ret, errno, key, text, rules, notes, informational in made]
     except (StopIteration, EOFError, ValueError, TypeError, IndexError, KeyError):
         return None
-    return (trace, steps, folded) if len(steps) == expected else None
+    if len(events) != count or len(steps) != expected:
+        return None
+    return (right if isinstance(right, Trace) else Trace(Header.from_json(head), events)), steps, folded
 
 
-# A frame is its length (8 bytes, little-endian) and that many bytes of marshal data: marshal.load on a file
-# object reads each value with a call of its own, ten times slower than marshal.loads on the bytes.
-def _write_frame(out: IO[bytes], data: bytes) -> None:
-    out.write(len(data).to_bytes(8, "little"))
-    out.write(data)
+# A frame is its length (8 bytes, little-endian) and that many bytes of marshal data, written to the file with
+# os.write (no buffer: it is whole in the file before the byte on the pipe tells of it).  The parent reads it
+# with pread at its own offset: the file's offset is the child's, shared through fork.
+def _write_frame(spool: int, tell: int, data: bytes) -> None:
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(spool, view):]
+    os.write(tell, b"f")
 
 
-def _frames(spool: IO[bytes]) -> Iterator[bytes]:
-    """Each frame's bytes, to the end of the file; EOFError for one cut short."""
-    while head := spool.read(8):
+class _Frames:
+    """The frames the child writes, each read once the child has told of it (blocking until it has); the end
+    is the pipe's end (the child has ended), or EOFError for a frame cut short."""
+
+    def __init__(self, spool: int, told: int) -> None:
+        self.spool = spool
+        self.told = told
+        self.offset = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if not os.read(self.told, 1):
+            raise StopIteration
+        head = os.pread(self.spool, 8, self.offset)
         size = int.from_bytes(head, "little")
-        data = spool.read(size)
-        if len(head) < 8 or len(data) < size:
+        data = os.pread(self.spool, size, self.offset + 8) if len(head) == 8 else b""
+        if len(data) < size or len(head) < 8:
             raise EOFError("a frame cut short")
-        yield data
+        self.offset += 8 + size
+        return data
