@@ -102,7 +102,7 @@ def _stable(value: Any, roles: dict[int, str], ports: PortNames | None) -> Any:
         return value if out is None else out
     if isinstance(value, dict):
         return _stable_dict(value, {k: _stable(v, roles, ports) for k, v in value.items()}, roles, ports)
-    if kind is list:
+    if isinstance(value, list):
         items = None
         for i, v in enumerate(value):
             new = _stable(v, roles, ports)
@@ -111,8 +111,6 @@ def _stable(value: Any, roles: dict[int, str], ports: PortNames | None) -> Any:
                     items = list(value)
                 items[i] = new
         return value if items is None else items
-    if isinstance(value, list):
-        return [_stable(v, roles, ports) for v in value]
     if isinstance(value, str) and _POINTER.fullmatch(value):
         return "PTR"
     return value

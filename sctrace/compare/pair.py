@@ -109,7 +109,7 @@ class _Child:
     def result(self, right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:
         """The child's trace, steps and count of folded calls, read as the child writes them; None if it
         failed."""
-        received = _received(_Frames(self.spool.fileno(), self.written), right)
+        received = _received(_frames(self.spool.fileno(), self.written), right)
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
         return received if os.waitstatus_to_exitcode(status) == 0 else None
@@ -221,25 +221,15 @@ def _write_frame(spool: int, tell: int, data: bytes) -> None:
     os.write(tell, b"f")
 
 
-class _Frames:
-    """The frames the child writes, each read once the child has told of it (blocking until it has); the end
-    is the pipe's end (the child has ended), or EOFError for a frame cut short."""
-
-    def __init__(self, spool: int, told: int) -> None:
-        self.spool = spool
-        self.told = told
-        self.offset = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        if not os.read(self.told, 1):
-            raise StopIteration
-        head = os.pread(self.spool, 8, self.offset)
+def _frames(spool: int, told: int) -> Iterator[bytes]:
+    """The frames the child writes, each read once the child has told of it (blocking until it has), to the
+    pipe's end (the child has ended); EOFError for a frame cut short."""
+    offset = 0
+    while os.read(told, 1):
+        head = os.pread(spool, 8, offset)
         size = int.from_bytes(head, "little")
-        data = os.pread(self.spool, size, self.offset + 8) if len(head) == 8 else b""
-        if len(data) < size or len(head) < 8:
+        data = os.pread(spool, size, offset + 8) if len(head) == 8 else b""
+        if len(head) < 8 or len(data) < size:
             raise EOFError("a frame cut short")
-        self.offset += 8 + size
-        return data
+        offset += 8 + size
+        yield data
