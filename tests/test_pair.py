@@ -21,6 +21,7 @@ from sctrace.compare import pair
 from sctrace.compare.align import align, summarize
 from sctrace.compare.model import Comparison, Side, Step
 from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair
+from sctrace.procfs import stat_fields
 from sctrace.render.compare_json import to_json
 from sctrace.trace import Event, Trace
 
@@ -207,7 +208,6 @@ def test_the_child_dies_with_a_parent_killed_outright(saved: list[Path], tmp_pat
 def _alive(pid: int) -> bool:
     """Whether pid runs (a zombie, dead but not yet reaped by whoever inherited it, does not)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat_fields(pid)[0] != b"Z"
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -26,6 +26,7 @@ import pytest
 from sctrace import netns
 from sctrace.comparing import SideRun, run_sides
 from sctrace.drive import DriveOptions
+from sctrace.procfs import stat_fields
 from sctrace.runners import RUNNERS, resolve
 from sctrace.session import trace_program
 from sctrace.status import ExitStatus, SctraceError
@@ -239,8 +240,7 @@ def wait_for(path: Path, seconds: float = 20) -> None:
 
 def alive(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"
+        return stat_fields(pid)[0] != b"Z"
     except FileNotFoundError:
         return False
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from sctrace.procfs import stat_fields
 from sctrace.status import ExitStatus
 from sctrace.strace_backend import parents_first, tracees_of
 from sctrace.strace_events import EventStream, executable_of
@@ -176,8 +177,7 @@ def test_sctrace_killed_leaves_no_traced_process(tmp_path: Path) -> None:
     states = {}
     for pid in left:
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                states[pid] = f.read().rsplit(")", 1)[1].split()[0]
+            states[pid] = stat_fields(pid)[0].decode()
         except OSError:
             continue
     assert all(state == "Z" for state in states.values()), f"traced processes survived: {states}"
