@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import click
 import typer
 
+from sctrace.output import refuse_inputs
 from sctrace.status import ExitStatus, SctraceError, report
 from sctrace.tracecmd import check_writable, open_output, run_trace
 
@@ -128,11 +129,15 @@ def compare(
     from sctrace.drive import DriveOptions
     from sctrace.render import COMPARE_RENDERERS
 
+    inputs = [(left, "left program or trace"), (right, "right program or trace"), (client, "--client program"),
+              (server, "--server program")]
+    refuse_inputs(output, inputs)  # compare a.jsonl b.jsonl -o a.jsonl would destroy a.jsonl
     check_writable(output)  # a report that cannot be written is said before anything runs
     if pcap is not None:
         from sctrace.pcap import side_path
 
         for side in ("left", "right"):
+            refuse_inputs(side_path(pcap, side), inputs, "--pcap FILE")
             check_writable(Path(side_path(pcap, side)), "--pcap FILE")
     drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states,
                          packets=packets, pcap=pcap, backend=backend.value)
@@ -183,6 +188,7 @@ def record(
     from sctrace import golden
     from sctrace.drive import DriveOptions
 
+    refuse_inputs(output, [(program, "program"), (client, "--client program"), (server, "--server program")])
     check_writable(None if output == "-" else Path(output))  # said before anything runs, as by compare
     drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states,
                          backend=backend.value)
@@ -279,6 +285,7 @@ def matrix(
 
     notices: list[str] = []
     try:
+        refuse_inputs(output, [(p, "program or trace") for p in programs])
         check_writable(output)
         drive = DriveOptions(_unescape(send), _unescape(reply), timeout, backend=backend.value)
         made = build_matrix(programs, drive=drive, notices=notices)

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -404,30 +403,20 @@ def _peer_header(golden: Golden) -> Header | None:
 
 
 def write(golden: Golden, path: str) -> None:
-    """Write golden to path ("-": stdout) whole or not at all (a failed write leaves the old file)."""
+    """Write golden to path ("-": stdout) whole or not at all (a failed write leaves the old file).
+
+    Only a regular file is replaced; a device, a FIFO or a symlink is written in place (sctrace.output).
+    """
     import sys
+
+    from sctrace.output import write_whole
 
     text = golden.dumps()
     if path == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = Path(path)
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, prefix=".sctrace-",
-                                         suffix=".tmp", delete=False) as f:
-            temporary = f.name
-            f.write(text)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it, not the temporary file's 0600
-        os.replace(temporary, target)
-    except OSError as exc:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
-        raise SctraceError(f"cannot write {path}: {exc.strerror}; choose another -o FILE",
-                           ExitStatus.CANNOT_WRITE) from None
+    write_whole(path, text)
 
 
 @dataclass

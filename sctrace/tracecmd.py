@@ -72,10 +72,13 @@ def run_trace(program: str, args: list[str], *, format: str = "text", output: st
               no_pin: bool = False, backend: str = "ptrace", states: bool = False, packets: bool = False,
               pcap: str | None = None) -> int:
     """Trace program as ``sctrace trace`` does; its exit status (the program's own, or sctrace's)."""
+    from sctrace.output import refuse_inputs
     from sctrace.render import RENDERERS
     from sctrace.session import trace_program
     from sctrace.tracer import TraceOptions
 
+    refuse_inputs(output, [(program, "program"), (interpreter, "--interpreter")])
+    refuse_inputs(pcap, [(program, "program"), (interpreter, "--interpreter")], "--pcap FILE")
     options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls,
                            use_seccomp=not no_seccomp, pin_cpu=not no_pin, states=states,
                            packets=packets, pcap=pcap, netns=packets or pcap is not None)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -384,3 +386,116 @@ def test_golden_file_format_is_documented() -> None:
         assert name in doc, name
     data = json.loads(text.splitlines()[-1])
     assert set(data) == {"call"}
+
+
+# -- never damage what is not ours -----------------------------------------------------------------
+
+def _recorded() -> str:
+    proc = sctrace("record", "fixtures/golden/pair_echo.py")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="mknod of a character device needs root")
+def test_record_to_a_character_device_writes_through_it(tmp_path: Path) -> None:
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a second /dev/null
+    proc = sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(null))
+    assert proc.returncode == 0, proc.stderr
+    mode = os.lstat(null).st_mode
+    assert stat.S_ISCHR(mode) and os.major(os.lstat(null).st_rdev) == 1, "the device was replaced"
+    assert null.read_bytes() == b""  # still a null device
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]  # no temporary file left
+
+
+def test_record_to_a_fifo_writes_into_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "record", "fixtures/golden/pair_echo.py", "-o",
+                             str(fifo)], cwd=ROOT, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Read without blocking, so that a FIFO replaced by a file fails the test instead of hanging it.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    chunks = []
+    try:
+        while True:
+            ready, _, _ = select.select([reader], [], [], 0.1)
+            chunk = os.read(reader, 65536) if ready else b""
+            chunks.append(chunk)
+            if not chunk and proc.poll() is not None:
+                break
+    finally:
+        os.close(reader)
+    got = b"".join(chunks).decode("utf-8")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a regular file"
+    assert got == _recorded()
+
+
+def test_record_to_a_symlink_writes_through_it_and_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "real.golden"
+    target.write_text("old\n")
+    link = tmp_path / "link.golden"
+    link.symlink_to(target)
+    to_stdout = tmp_path / "s"
+    to_stdout.symlink_to("/proc/self/fd/1")
+    assert sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(link)).returncode == 0
+    proc = sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(to_stdout))
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert to_stdout.is_symlink() and os.readlink(to_stdout) == "/proc/self/fd/1"
+    expected = _recorded()
+    assert target.read_text() == expected
+    assert proc.stdout == expected  # the link led to sctrace's own stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.golden", "real.golden", "s"]
+
+
+def test_record_keeps_the_other_names_of_a_hard_linked_file(tmp_path: Path) -> None:
+    first = tmp_path / "a.golden"
+    first.write_text("old\n")
+    second = tmp_path / "b.golden"
+    os.link(first, second)
+    assert sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(first)).returncode == 0
+    assert os.path.samefile(first, second)
+    assert second.read_text() == _recorded()
+
+
+def test_record_replaces_a_regular_file_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "x.golden"
+    out.write_text("old\n")
+    before = os.stat(out).st_ino
+    assert sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(out)).returncode == 0
+    assert os.stat(out).st_ino != before  # a new file renamed over the old one: never half written
+    assert out.read_text() == _recorded()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.golden"]
+
+
+def _saved_trace(path: Path) -> None:
+    Trace(Header(argv=["x.py"]), [Event("syscall", 0, 100, 0.0, "close", {"fd": 3}, 0, None, 3)]).save(str(path))
+
+
+@pytest.mark.parametrize("which", ["left", "right", "link"])
+def test_compare_refuses_to_write_over_its_own_input(tmp_path: Path, which: str) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    _saved_trace(a)
+    _saved_trace(b)
+    before = a.read_bytes(), b.read_bytes()
+    link = tmp_path / "l"
+    link.symlink_to(b)
+    output = {"left": a, "right": b, "link": link}[which]
+    proc = sctrace("compare", str(a), str(b), "-o", str(output))
+    assert proc.returncode == 2
+    assert f"-o {output} is also the " in one_error_line(proc)
+    assert (a.read_bytes(), b.read_bytes()) == before
+
+
+def test_record_and_trace_refuse_to_write_over_the_program(tmp_path: Path) -> None:
+    program = tmp_path / "p.py"
+    shutil.copy(GOLDEN / "pair_echo.py", program)
+    before = program.read_bytes()
+    for command in (["record", str(program), "-o", str(program)], ["trace", "-o", str(program), str(program)],
+                    ["matrix", str(program), "-o", str(program)]):
+        proc = sctrace(*command)
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert "is also the " in one_error_line(proc)
+        assert program.read_bytes() == before
