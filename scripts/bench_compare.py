@@ -62,8 +62,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sctrace.escape import escape_bytes
-from sctrace.trace import Event, Header, Trace
+from sctrace.model.escape import escape_bytes
+from sctrace.model.trace import Event, Header, Trace
 
 TARGET_SECONDS = 5.0
 TARGET_MB = 500.0
@@ -361,7 +361,7 @@ def main() -> int:
     if opts.reference:
         import bench_compare_demo  # beside this script
 
-        from sctrace import netns
+        from sctrace.kernel import netns
 
         if not netns.available():
             print("network namespaces cannot be made here: the by-hand workflow cannot run twice on port 1234")

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from sctrace import netns
+from sctrace.kernel import netns
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "fixtures" / "seed"

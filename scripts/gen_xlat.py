@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Regenerate the integer tables of sctrace/xlat.py from the installed C headers.
+"""Regenerate the integer tables of sctrace/model/xlat.py from the installed C headers.
 
 Why a generator: the names strace prints are the kernel's and glibc's own
 constants, and copying them by hand invites typos that nobody notices until a
@@ -13,7 +13,7 @@ tables as Python source.
 Usage:
     python3 scripts/gen_xlat.py            # print the generated block to stdout
     python3 scripts/gen_xlat.py --check    # exit 1 (with a diff) when xlat.py disagrees
-    python3 scripts/gen_xlat.py --write    # replace the block in sctrace/xlat.py
+    python3 scripts/gen_xlat.py --write    # replace the block in sctrace/model/xlat.py
 
 Only the block between the BEGIN/END marker lines of xlat.py is generated; the
 hand-written functions around it are left alone.
@@ -37,7 +37,7 @@ BEGIN = "# --- BEGIN GENERATED TABLES (scripts/gen_xlat.py) ---"
 END = "# --- END GENERATED TABLES ---"
 LINE_LIMIT = 110
 MULTIARCH = "x86_64-linux-gnu"
-DEFAULT_XLAT = Path(__file__).resolve().parent.parent / "sctrace" / "xlat.py"
+DEFAULT_XLAT = Path(__file__).resolve().parent.parent / "sctrace" / "model" / "xlat.py"
 
 # What strace 6.1 prints for the kernel's restart codes instead of strerror's "Unknown error N".
 STRACE_ERRNO_TEXT = {

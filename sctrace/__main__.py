@@ -1,5 +1,5 @@
 """``python -m sctrace`` is the ``sctrace`` command."""
 
-from sctrace.fast import main
+from sctrace.cli.entry import main
 
 main()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from sctrace import netns
+from sctrace.kernel import netns
 
 
 def can_unshare() -> bool:

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from sctrace import syscalls
-from sctrace.strace_log import parse_strace_log
-from sctrace.trace import Event, Trace
+from sctrace.model import syscalls
+from sctrace.model.strace_log import parse_strace_log
+from sctrace.model.trace import Event, Trace
 from tests.in_netns import can_unshare
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 from sctrace.compare import align as align_mod
 from sctrace.compare.align import DiffStats, align, diff_keys, summarize
 from sctrace.compare.model import Comparison, Row, Side, Step
-from sctrace.trace import Event
+from sctrace.model.trace import Event
 
 INFORMATIONAL = {"getsockname", "getpeername", "getsockopt"}
 

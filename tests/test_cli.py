@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sctrace.cli import app
-from sctrace.trace import SCHEMA, Trace
+from sctrace.cli.app import app
+from sctrace.model.trace import SCHEMA, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)
@@ -136,7 +136,7 @@ def test_shell_script_and_executable_runners(tmp_path: Path) -> None:
         assert "accept4" in [ev.name for ev in trace.syscalls()]
 
 
-# -- the fast path (sctrace/fast.py): a plain trace command line without typer --------------------
+# -- the fast path (sctrace/cli/entry.py): a plain trace command line without typer --------------------
 
 def _click_params(argv: list[str]) -> dict[str, object]:
     """What click makes of a trace command line: the values the typer command would be called with."""
@@ -156,8 +156,8 @@ def _click_params(argv: list[str]) -> dict[str, object]:
 def _fast_params(argv: list[str]) -> dict[str, object] | None:
     import inspect
 
-    from sctrace.fast import parse_trace
-    from sctrace.tracecmd import run_trace
+    from sctrace.cli.entry import parse_trace
+    from sctrace.cli.trace_command import run_trace
 
     parsed = parse_trace(["trace", *argv])
     if parsed is None:
@@ -196,7 +196,7 @@ def test_the_fast_path_leaves_everything_else_to_click(argv: list[str]) -> None:
 def test_the_fast_path_knows_every_trace_option() -> None:
     import typer.main
 
-    from sctrace.fast import TRACE_OPTIONS
+    from sctrace.cli.entry import TRACE_OPTIONS
 
     command = typer.main.get_command(app).commands["trace"]  # type: ignore[attr-defined]
     click_options = {p.name: tuple(sorted(p.opts)) for p in command.params if p.param_type_name == "option"}

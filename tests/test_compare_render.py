@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from sctrace.compare.model import VERDICTS, Comparison, Row, Side, Step
+from sctrace.model.trace import Event
 from sctrace.render import compare_json, compare_markdown, compare_text
 from sctrace.render.compare_text import cells
-from sctrace.trace import Event
 
 HOSTILE = "\x1b[2J\x07[bold]x[/bold]<script>alert(1)</script>|`\u202e"
 RAW_CONTROLS = ("\x1b", "\x07", "\u202e")
@@ -387,7 +387,7 @@ def test_hostile_markdown_renders_as_plain_text() -> None:
 def test_markdown_cells_read_back_as_the_text(text: str) -> None:
     """What a CommonMark parser makes of a cell is exactly the (terminal-escaped) text, character for character."""
     markdown_it = pytest.importorskip("markdown_it")
-    from sctrace.escape import escape_for_terminal
+    from sctrace.model.escape import escape_for_terminal
 
     comparison = Comparison("raw", side("a"), side("b"), [Row("left_only", step(0, "write", text), None)])
     tokens = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(markdown_output(comparison))

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sctrace import netns
-from sctrace.drive import DriveOptions, Driver
-from sctrace.session import TraceResult, trace_program
-from sctrace.tracer import TraceOptions
+from sctrace.backends.ptrace.tracer import TraceOptions
+from sctrace.backends.recording import TraceResult
+from sctrace.backends.run import trace_program
+from sctrace.kernel import netns
+from sctrace.peer.driver import DriveOptions, Driver
 
 PYTHON = os.path.realpath(sys.executable)
 NETNS = netns.available()

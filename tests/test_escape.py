@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""sctrace.escape: strace's quoting of byte strings, byte for byte, and terminal-safe text."""
+"""sctrace.model.escape: strace's quoting of byte strings, byte for byte, and terminal-safe text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sctrace.escape import escape_bytes, escape_for_terminal, strace_quoted
+from sctrace.model.escape import escape_bytes, escape_for_terminal, strace_quoted
 from tests.realstrace import run_strace
 
 
@@ -114,7 +114,7 @@ def test_matches_strace_for_every_byte(tmp_path: Path, limit: int) -> None:
 
 def test_printable_text_needs_no_escape() -> None:
     # escape_for_terminal returns a printable text as it is: so no character it must escape may be printable.
-    from sctrace.escape import _UNSAFE
+    from sctrace.model.escape import _UNSAFE
 
     assert [hex(c) for c in range(0x110000) if _UNSAFE.match(chr(c)) and chr(c).isprintable()] == []
     assert escape_for_terminal("plain text, é, 中文") == "plain text, é, 中文"

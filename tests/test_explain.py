@@ -1,4 +1,4 @@
-"""The one-line explanations of calls (sctrace/explain.py): on real traces of real programs, and on the
+"""The one-line explanations of calls (sctrace/model/explain.py): on real traces of real programs, and on the
 odd events a saved trace may hold (hand-built: explain() is a pure function of one event)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from sctrace import syscalls
-from sctrace.explain import CALL_ERRORS, SUCCESS, explain
-from sctrace.trace import Event, Trace
+from sctrace.model import syscalls
+from sctrace.model.explain import CALL_ERRORS, SUCCESS, explain
+from sctrace.model.trace import Event, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from sctrace.model.trace import Trace
 from sctrace.status import ExitStatus
-from sctrace.trace import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)
@@ -196,7 +196,7 @@ def test_timeout_kills_the_program(tmp_path: Path, backend: str) -> None:
 
 DENY_PTRACE = """
 import os, struct, sys
-from sctrace.seccomp import install
+from sctrace.backends.ptrace.seccomp import install
 # ld nr; if ptrace (101): return ERRNO(EPERM); else allow -- as a container's seccomp profile does
 insn = struct.Struct("<HBBI").pack
 prog = insn(0x20, 0, 0, 0) + insn(0x15, 0, 1, 101) + insn(0x06, 0, 0, 0x00050001) + insn(0x06, 0, 0, 0x7FFF0000)

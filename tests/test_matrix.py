@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from sctrace import netns, syscalls
+from sctrace.compare.matrix import CORE_STEPS, STEP_OF_CALL, STEPS, Matrix, brief, matrix_of, render
 from sctrace.compare.model import Step
-from sctrace.comparing import exit_info, run_sides
-from sctrace.drive import DriveOptions
-from sctrace.matrix import CORE_STEPS, STEP_OF_CALL, STEPS, Matrix, brief, matrix_of, render
-from sctrace.trace import Event, Trace
+from sctrace.kernel import netns
+from sctrace.model import syscalls
+from sctrace.model.trace import Event, Trace
+from sctrace.peer.driver import DriveOptions
+from sctrace.peer.sides import exit_info, run_sides
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "fixtures" / "seed"

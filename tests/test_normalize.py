@@ -26,8 +26,8 @@ from sctrace.compare.call import changed, new_call
 from sctrace.compare.model import Step
 from sctrace.compare.normalize import inet_ports, normalize, normalize_endpoint
 from sctrace.compare.rules import RULES, Call, apply_rules, describe_rules
-from sctrace.strace_args import unescape
-from sctrace.trace import Event, Header, Trace
+from sctrace.model.strace_args import unescape
+from sctrace.model.trace import Event, Header, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "trace"

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from sctrace import netns
-from sctrace.drive import DriveOptions, Driver
-from sctrace.packets import TcpNumbering, decode_frame
-from sctrace.pcap import MAGIC_NANOSECONDS
-from sctrace.session import TraceResult, trace_program
+from sctrace.backends.ptrace.tracer import TraceOptions
+from sctrace.backends.recording import TraceResult
+from sctrace.backends.run import trace_program
+from sctrace.kernel import netns
+from sctrace.kernel.packets import TcpNumbering, decode_frame
+from sctrace.kernel.pcap import MAGIC_NANOSECONDS
+from sctrace.model.trace import Event, Trace
+from sctrace.peer.driver import DriveOptions, Driver
 from sctrace.status import ExitStatus
-from sctrace.trace import Event, Trace
-from sctrace.tracer import TraceOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)
@@ -93,9 +94,9 @@ def test_packets_read_as_tcpdump_reads_the_pcap(tmp_path: Path, fixture: str) ->
 # namespace, so that tcpdump's own capture of the traffic is the reference.
 LIVE_TCPDUMP = """
 import json, subprocess, sys
-from sctrace import netns
-from sctrace.session import trace_program
-from sctrace.tracer import TraceOptions
+from sctrace.kernel import netns
+from sctrace.backends.run import trace_program
+from sctrace.backends.ptrace.tracer import TraceOptions
 tcpdump, ref, program, interpreter = sys.argv[1:5]
 assert netns.enter_new() == 0
 dump = subprocess.Popen([tcpdump, "-i", "lo", "-n", "--immediate-mode", "-U", "-w", ref],
@@ -347,7 +348,7 @@ def test_a_frame_that_is_not_ip_degrades() -> None:
 
 
 def test_a_packet_line_from_a_saved_trace_cannot_reach_the_terminal_as_an_escape() -> None:
-    from sctrace.render.text import format_event
+    from sctrace.model.notation import format_event
 
     ev = Event("packet", 3, 0, 0.5, info={"summary": "IP 1.2.3.4 > 5.6.7.8: \x1b[2J\x07evil"})
     line = format_event(ev)

@@ -21,9 +21,9 @@ from sctrace.compare import pair
 from sctrace.compare.align import align, summarize
 from sctrace.compare.model import Comparison, Side, Step
 from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair
-from sctrace.procfs import stat_fields
+from sctrace.kernel.procfs import stat_fields
+from sctrace.model.trace import Event, Trace
 from sctrace.render.compare_json import to_json
-from sctrace.trace import Event, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = os.path.realpath(sys.executable)
@@ -169,7 +169,7 @@ def test_without_a_temporary_file_one_process_does_both(saved: list[Path], tmp_p
 _KILLED_SCRIPT = """
 import os, sys, time
 from sctrace.compare.pair import normalize_pair
-from sctrace.trace import Event, Trace
+from sctrace.model.trace import Event, Trace
 parent = os.getpid()
 
 def right():

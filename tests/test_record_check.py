@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sctrace import golden
-from sctrace.cli import run
-from sctrace.trace import Event, Header, Trace
+from sctrace.cli.app import run
+from sctrace.golden import golden_file as golden
+from sctrace.model.trace import Event, Header, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "fixtures" / "seed"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from sctrace.demo import LECTURE_OPTIONS, demo_argv, seed_programs
-from sctrace.escape import escape_for_terminal
+from sctrace.cli.demo import LECTURE_OPTIONS, demo_argv, seed_programs
+from sctrace.model.escape import escape_for_terminal
 from sctrace.render.html_style import CSS
 from sctrace.render.mermaid import mm_text
 from sctrace.status import ExitStatus, SctraceError
@@ -232,11 +232,11 @@ def test_trace_timeline_shows_states_and_packets(tmp_path: Path) -> None:
 def test_compare_timeline_from_saved_traces_with_states_and_packets(tmp_path: Path) -> None:
     """Where the comparison keeps each side's whole trace (``side.trace``), its packets and states are shown."""
     from sctrace.compare.align import summarize
-    from sctrace.comparing import compare
-    from sctrace.drive import DriveOptions
+    from sctrace.compare.run import compare
+    from sctrace.model.trace import Trace
+    from sctrace.peer.driver import DriveOptions
     from sctrace.render.html import compare_page
     from sctrace.render.mermaid import compare_diagram
-    from sctrace.trace import Trace
 
     options = lecture_options()
     if options != list(LECTURE_OPTIONS):
@@ -480,13 +480,13 @@ def test_report_that_cannot_be_written(tmp_path: Path, command: str) -> None:
 def test_cli_in_process() -> None:
     from typer.testing import CliRunner
 
-    from sctrace.cli import app
+    from sctrace.cli.app import app
 
     result = CliRunner().invoke(app, ["trace", "--help"])
     assert result.exit_code == 0 and "mermaid" in result.output and "html" in result.output
     result = CliRunner().invoke(app, ["demo", "--help"])
     assert result.exit_code == 0 and "sctrace demo --format html -o report.html" in result.output
-    from sctrace.cli import run
+    from sctrace.cli.app import run
 
     assert run(["compare", "--format", "html", "-o", "/nonexistent/dir/r.html", "a.py", "b.py"]) == \
         ExitStatus.CANNOT_WRITE

@@ -1,4 +1,4 @@
-"""Every runner of sctrace/runners.py, really traced: PHP, Python, Node.js, Perl, Ruby, bash, C and Go (when installed).
+"""Every runner of sctrace/launch/runners.py, really traced: PHP, Python, Node.js, Perl, Ruby, bash, C and Go.
 
 Interpreted languages trace the self-contained fixtures/trace/tcp4_echo.* (both
 ends in one program).  bash can only be a client (/dev/tcp), C and Go are the
@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from sctrace import netns
-from sctrace.comparing import SideRun, run_sides
-from sctrace.drive import DriveOptions
-from sctrace.procfs import stat_fields
-from sctrace.runners import RUNNERS, resolve
-from sctrace.session import trace_program
+from sctrace.backends.ptrace.tracer import TraceOptions
+from sctrace.backends.run import trace_program
+from sctrace.kernel import netns
+from sctrace.kernel.procfs import stat_fields
+from sctrace.launch.runners import RUNNERS, resolve
+from sctrace.model.trace import Trace
+from sctrace.peer.driver import DriveOptions
+from sctrace.peer.sides import SideRun, run_sides
 from sctrace.status import ExitStatus, SctraceError
-from sctrace.trace import Trace
-from sctrace.tracer import TraceOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE_FIXTURES = ROOT / "fixtures" / "trace"
@@ -329,7 +329,7 @@ def test_go_builds_without_a_home(tmp_path: Path) -> None:
 def test_a_signal_before_the_compiler_is_known_is_raised_once_it_is() -> None:
     """A SIGTERM that comes while Popen starts the compiler is held until its pid is known (arm), so the
     compiler is killed rather than left running: held, then raised by arm, and raised at once after it."""
-    from sctrace.build import _stoppable, _Stopped
+    from sctrace.launch.compile import _stoppable, _Stopped
 
     with _stoppable() as stop:
         os.kill(os.getpid(), signal.SIGTERM)

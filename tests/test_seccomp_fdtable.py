@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from sctrace import syscalls
-from sctrace.fdtable import Socket, SocketTable, describe
-from sctrace.seccomp import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, build_filter
+from sctrace.backends.ptrace.fdtable import Socket, SocketTable, describe
+from sctrace.backends.ptrace.seccomp import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, build_filter
+from sctrace.model import syscalls
 
 AUDIT_ARCH_I386 = 0x40000003
 
@@ -53,7 +53,7 @@ def test_filter_traces_other_abis() -> None:
 
 
 def test_numbers_agree_with_python_ptrace() -> None:
-    from sctrace.ptrace_adapter import syscall_numbers
+    from sctrace.backends.ptrace.adapter import syscall_numbers
 
     theirs = syscall_numbers()
     for name, nr in syscalls.STOP_SET.items():

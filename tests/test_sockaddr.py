@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""sctrace.sockaddr: decoding raw socket addresses and printing them exactly as strace does."""
+"""sctrace.model.sockaddr: decoding raw socket addresses and printing them exactly as strace does."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sctrace.sockaddr import format_sockaddr, inet_ntop6, parse_sockaddr, system_ifname
+from sctrace.model.sockaddr import format_sockaddr, inet_ntop6, parse_sockaddr, system_ifname
 from tests.realstrace import run_strace
 
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from sctrace.sockdiag import InetDiag
-from sctrace.tcpstates import NO_TCP_NOTICE, TCP_STATE_NAMES, TcpStates
-from sctrace.trace import Event, Trace
+from sctrace.kernel.sockdiag import InetDiag
+from sctrace.kernel.tcpstates import NO_TCP_NOTICE, TCP_STATE_NAMES, TcpStates
+from sctrace.model.trace import Event, Trace
 from tests.straceref import INTERPRETERS, NETNS, run_sctrace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,15 +250,15 @@ def test_seed_server_states_with_compare_peer(name: str) -> None:
     program = SEED / name
     if INTERPRETERS[program.suffix] is None:
         pytest.skip(f"no interpreter for {program.suffix} here (scripts/setup.sh installs php-cli)")
-    from sctrace import netns
+    from sctrace.kernel import netns
 
     if not netns.available():
         pytest.skip("no network namespace can be made here, and server1 needs its fixed port 1234 free")
     code = (
         "import json, sys\n"
-        "from sctrace.drive import DriveOptions, Driver\n"
-        "from sctrace.session import trace_program\n"
-        "from sctrace.tracer import TraceOptions\n"
+        "from sctrace.peer.driver import DriveOptions, Driver\n"
+        "from sctrace.backends.run import trace_program\n"
+        "from sctrace.backends.ptrace.tracer import TraceOptions\n"
         "r = trace_program(sys.argv[1], [], options=TraceOptions(netns=True, states=True),\n"
         "                  observer=Driver(DriveOptions()), timeout=30, want_version=False)\n"
         "print(json.dumps({'status': r.status, 'notices': r.notices,\n"
@@ -313,8 +313,8 @@ def test_no_namespace_fallback_reads_the_hosts_states() -> None:
     """A namespace cannot be made: the program shares sctrace's loopback, and states are read there."""
     code = (
         "import json, sys\n"
-        "from sctrace.session import trace_program\n"
-        "from sctrace.tracer import TraceOptions\n"
+        "from sctrace.backends.run import trace_program\n"
+        "from sctrace.backends.ptrace.tracer import TraceOptions\n"
         "r = trace_program(sys.argv[1], [], options=TraceOptions(netns=True, states=True), want_version=False)\n"
         "print(json.dumps({'status': r.status, 'notices': r.notices,\n"
         "                  'states': [e.info.get('tcp_state') for e in r.trace.events if e.name == 'listen']}))\n"
@@ -338,7 +338,8 @@ def test_no_permission_for_the_namespace_is_one_notice() -> None:
         while os.readlink(f"/proc/{holder.pid}/ns/net") == os.readlink("/proc/self/ns/net"):
             assert time.monotonic() < deadline, "unshare -n did not make a namespace"
             time.sleep(0.01)
-        code = "import sys\nfrom sctrace.tcpstates import TcpStates\nprint(TcpStates().attach(int(sys.argv[1])))\n"
+        code = ("import sys\nfrom sctrace.kernel.tcpstates import TcpStates\n"
+                "print(TcpStates().attach(int(sys.argv[1])))\n")
         proc = _without_sys_admin(sys.executable, "-c", code, str(holder.pid))
     finally:
         holder.kill()
@@ -356,8 +357,8 @@ def _trace_to_file(program: Path, out: Path) -> None:
     """Trace program with --states into a saved trace, through the library (in a process of its own)."""
     code = (
         "import sys\n"
-        "from sctrace.session import trace_program\n"
-        "from sctrace.tracer import TraceOptions\n"
+        "from sctrace.backends.run import trace_program\n"
+        "from sctrace.backends.ptrace.tracer import TraceOptions\n"
         "r = trace_program(sys.argv[1], [], options=TraceOptions(states=True), want_version=False)\n"
         "r.trace.save(sys.argv[2])\n"
         "sys.exit(r.status)\n"
@@ -369,8 +370,8 @@ def _trace_to_file(program: Path, out: Path) -> None:
 
 def test_compare_shows_states_and_never_differs_by_them(tmp_path: Path) -> None:
     from sctrace.compare.align import summarize
-    from sctrace.comparing import compare
-    from sctrace.drive import DriveOptions
+    from sctrace.compare.run import compare
+    from sctrace.peer.driver import DriveOptions
     from sctrace.render import COMPARE_RENDERERS
 
     left, right = tmp_path / "left.jsonl", tmp_path / "right.jsonl"
@@ -404,7 +405,7 @@ def test_compare_shows_states_and_never_differs_by_them(tmp_path: Path) -> None:
 
 def test_a_saved_state_is_escaped_in_text() -> None:
     """A trace file is input: a state with a terminal escape in it stays inert."""
-    from sctrace.render.text import format_event
+    from sctrace.model.notation import format_event
 
     ev = Event("syscall", 0, 1, 0.0, "listen", {"fd": 3, "backlog": 1}, 0, fd=3, endpoint="TCP:[1]",
                info={"tcp_state": "LISTEN\x1b[2J"})
@@ -417,17 +418,17 @@ def test_a_saved_state_is_escaped_in_text() -> None:
 def _drive_has_states() -> bool:
     from dataclasses import fields
 
-    from sctrace.drive import DriveOptions
+    from sctrace.peer.driver import DriveOptions
 
     return "states" in {f.name for f in fields(DriveOptions)}
 
 
 @pytest.mark.skipif(not _drive_has_states(), reason="compare passes --states on through DriveOptions.states, "
-                    "which sctrace/drive.py does not have yet")
+                    "which sctrace/peer/driver.py does not have yet")
 def test_compare_runs_both_seed_servers_with_states() -> None:
-    from sctrace import netns
-    from sctrace.comparing import compare
-    from sctrace.drive import DriveOptions
+    from sctrace.compare.run import compare
+    from sctrace.kernel import netns
+    from sctrace.peer.driver import DriveOptions
 
     if INTERPRETERS[".php"] is None:
         pytest.skip("php is not installed (scripts/setup.sh installs php-cli)")

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from sctrace.procfs import stat_fields
+from sctrace.backends.strace.backend import parents_first, tracees_of
+from sctrace.backends.strace.events import EventStream, executable_of
+from sctrace.kernel.procfs import stat_fields
+from sctrace.model.strace_log import LogParser
+from sctrace.model.trace import Event, Trace
 from sctrace.status import ExitStatus
-from sctrace.strace_backend import parents_first, tracees_of
-from sctrace.strace_events import EventStream, executable_of
-from sctrace.strace_log import LogParser
-from sctrace.trace import Event, Trace
 from tests.in_netns import can_unshare
 from tests.straceref import FIXTURES, assert_same_processes, interpreter_for, per_process, run_sctrace
 from tests.test_agree_strace import FIXTURE_TABLE
@@ -246,7 +246,7 @@ def test_not_a_program(tmp_path: Path) -> None:
 
 DENY_PTRACE = """
 import os, struct, sys
-from sctrace.seccomp import install
+from sctrace.backends.ptrace.seccomp import install
 # ld nr; if ptrace (101): return ERRNO(EPERM); else allow -- as a container's seccomp profile does
 insn = struct.Struct("<HBBI").pack
 prog = insn(0x20, 0, 0, 0) + insn(0x15, 0, 1, 101) + insn(0x06, 0, 0, 0x00050001) + insn(0x06, 0, 0, 0x7FFF0000)
@@ -438,10 +438,10 @@ s.accept()
 def test_unreadable_strace_output_is_one_error_and_kills_the_program(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Should strace ever print what the parser cannot read, the run ends in one error and nothing survives."""
-    from sctrace.runners import resolve
+    from sctrace.backends.strace.backend import trace_with_strace
+    from sctrace.launch.runners import resolve
+    from sctrace.model.trace import TraceFormatError
     from sctrace.status import SctraceError
-    from sctrace.strace_backend import trace_with_strace
-    from sctrace.trace import TraceFormatError
 
     prog = write(tmp_path / "forever.py", PIDS_TO_FILE)
     pids_file = tmp_path / "pids"
@@ -471,9 +471,9 @@ needs_netns = pytest.mark.skipif(not can_unshare(), reason="no network namespace
 
 
 def driven(program: Path) -> tuple[Any, Any]:
-    from sctrace.drive import DriveOptions, Driver
-    from sctrace.session import trace_program
-    from sctrace.tracer import TraceOptions
+    from sctrace.backends.ptrace.tracer import TraceOptions
+    from sctrace.backends.run import trace_program
+    from sctrace.peer.driver import DriveOptions, Driver
 
     driver = Driver(DriveOptions(timeout=10))
     result = trace_program(str(program), [], options=TraceOptions(string_limit=4096, netns=True), observer=driver,

@@ -1,4 +1,4 @@
-"""Tests of the strace text-log reader (sctrace.strace_log).
+"""Tests of the strace text-log reader (sctrace.model.strace_log).
 
 Two kinds: hand-written lines that pin down each quirk of strace's output
 exactly, and real logs that /usr/bin/strace writes on this machine for a small
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from sctrace.strace_log import looks_like_strace_log, parse_strace_log
-from sctrace.trace import Event, Trace, TraceFormatError
+from sctrace.model.strace_log import looks_like_strace_log, parse_strace_log
+from sctrace.model.trace import Event, Trace, TraceFormatError
 
 DATA = Path(__file__).parent / "data" / "strace"
 

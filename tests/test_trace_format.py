@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sctrace.trace import SCHEMA, Event, Header, Trace, TraceFormatError, load_trace_file, sniff_trace_file
+from sctrace.model.trace import SCHEMA, Event, Header, Trace, TraceFormatError
+from sctrace.model.trace_files import load_trace_file, sniff_trace_file
 
 
 def sample() -> Trace:

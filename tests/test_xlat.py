@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""sctrace.xlat: exact names for kernel constants, checked by table, by the stdlib and by real strace."""
+"""sctrace.model.xlat: exact names for kernel constants, checked by table, by the stdlib and by real strace."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sctrace import xlat
+from sctrace.model import xlat
 from tests.realstrace import run_strace
 
 REPO = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ from pathlib import PurePath
 from typing import Any
 
 from sctrace.compare.model import Comparison, Row, Step
-from sctrace.escape import escape_for_terminal
+from sctrace.model.escape import escape_for_terminal
 
 ARROW = "→"
 MAX_D = 1000  # Myers keeps ~MAX_D**2 V entries for the walk back: about 25 MB at most

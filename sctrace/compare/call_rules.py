@@ -19,7 +19,7 @@ TYPE_FLAGS = ("SOCK_CLOEXEC", "SOCK_NONBLOCK")
 STATE_READERS = frozenset({"getsockname", "getpeername", "getsockopt"})
 # The calls with a value-result length ({"in", "out"}: socklen_t the kernel rewrites, strace's [128 => 16]):
 # addrlen of accept, accept4, getsockname, getpeername, recvfrom; optlen of getsockopt; msg_namelen of
-# recvmsg and recvmmsg (sctrace/decode/net.py, msghdr.py; strace_args._VALUE_RESULT).
+# recvmsg and recvmmsg (sctrace/backends/ptrace/decode/net.py, msghdr.py; strace_args._VALUE_RESULT).
 VALUE_RESULT_CALLS = frozenset({"accept", "accept4", "getsockname", "getpeername", "recvfrom", "getsockopt",
                                 "recvmsg", "recvmmsg"})
 # The calls buffer_size may change: those with a receive buffer's size, and those with a value-result length.

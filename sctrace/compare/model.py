@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sctrace.trace import Event, Header, Trace
+from sctrace.model.trace import Event, Header, Trace
 
 LEVELS = ("raw", "stable", "semantic")
 VERDICTS = ("same", "equivalent", "changed", "left_only", "right_only", "info")

@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sctrace import syscalls
 from sctrace.compare.call import Call, new_call
 from sctrace.compare.call_rules import name_service_role
 from sctrace.compare.endpoints import INET_FAMILIES, EndpointNames, inet_ports, normalize_endpoint
@@ -30,9 +29,10 @@ from sctrace.compare.model import LEVELS, Step
 from sctrace.compare.roles import PortNames, Sock, Walked, walk
 from sctrace.compare.rules import apply_rules, apply_run_rules
 from sctrace.compare.steptext import call_text, show
-from sctrace.escape import escape_for_terminal
-from sctrace.render.text import format_args, format_result
-from sctrace.trace import Event, Trace
+from sctrace.model import syscalls
+from sctrace.model.escape import escape_for_terminal
+from sctrace.model.notation import format_args, format_result
+from sctrace.model.trace import Event, Trace
 
 __all__ = ["inet_ports", "is_name_service", "make_key", "normalize", "normalize_endpoint", "without_name_service"]
 

@@ -33,7 +33,7 @@ from typing import IO
 
 from sctrace.compare.model import Step
 from sctrace.compare.normalize import normalize, without_name_service
-from sctrace.trace import Event, Header, Trace
+from sctrace.model.trace import Event, Header, Trace
 
 # Events in the two traces at which a second process pays for itself: starting it costs a few milliseconds,
 # and reading 100,000 steps back from it about a tenth of the time normalizing them took.

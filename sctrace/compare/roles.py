@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sctrace import syscalls
 from sctrace.compare.endpoints import INET_FAMILIES, STREAM_PROTOS, inet_ports, split_endpoint
-from sctrace.trace import Event, Trace
+from sctrace.model import syscalls
+from sctrace.model.trace import Event, Trace
 
 STREAM_TYPES = frozenset({"SOCK_STREAM", "SOCK_SEQPACKET"})
 NOT_SOCKETS = frozenset({"pipe", "anon_inode", "net", "mnt", "pid", "user", "uts", "ipc", "cgroup", "time"})

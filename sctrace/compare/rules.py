@@ -40,7 +40,7 @@ from sctrace.compare.call_rules import (
     sun_path_nul,
     unused_source_address,
 )
-from sctrace.compare.run_rules import eof_repeats, stream_chunks
+from sctrace.compare.sequence_rules import eof_repeats, stream_chunks
 
 __all__ = [
     "RULES", "Call", "Path", "Rule", "accept_is_accept4", "apply_rules", "apply_run_rules", "buffer_size",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sctrace.compare.endpoints import INET_FAMILIES
-from sctrace.escape import escape_for_terminal
+from sctrace.model.escape import escape_for_terminal
 
 _EMPTY: tuple[Any, ...] = (None, 0, {"in": 0, "out": 0}, [])  # msghdr fields not worth showing
 

@@ -7,27 +7,21 @@ long trace streams), then closed.  RENDERERS maps ``--format`` names to them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Protocol
+from typing import IO
 
-from sctrace.trace import Event, Header
+from sctrace.model.trace import Renderer
 
-
-class Renderer(Protocol):
-    def header(self, header: Header) -> None: ...
-
-    def event(self, ev: Event) -> None: ...
-
-    def close(self) -> None: ...
+__all__ = ["COMPARE_RENDERERS", "RENDERERS", "Renderer"]
 
 
 def _text(out: IO[str]) -> Renderer:
-    from sctrace.render.text import TextRenderer
+    from sctrace.render.trace_text import TextRenderer
 
     return TextRenderer(out)
 
 
 def _jsonl(out: IO[str]) -> Renderer:
-    from sctrace.render.jsonl import JsonlRenderer
+    from sctrace.render.trace_jsonl import JsonlRenderer
 
     return JsonlRenderer(out)
 

@@ -16,7 +16,7 @@ import re
 from typing import IO
 
 from sctrace.compare.model import Comparison, Row, Side, Step
-from sctrace.escape import escape_for_terminal
+from sctrace.model.escape import escape_for_terminal
 from sctrace.render.compare_text import (
     LABELS,
     MARKERS,
@@ -69,8 +69,8 @@ def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | N
 
 
 def _call_explanations(comparison: Comparison) -> list[str]:
-    """What each row's calls asked of the kernel (sctrace/explain.py), one list item per row and side."""
-    from sctrace.explain import explain
+    """What each row's calls asked of the kernel (sctrace/model/explain.py), one list item per row and side."""
+    from sctrace.model.explain import explain
 
     items = []
     for number, row in enumerate(comparison.rows, 1):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sctrace.compare.model import VERDICTS, Comparison, Row, Side, Step
-from sctrace.escape import escape_for_terminal
+from sctrace.model.escape import escape_for_terminal
 
 MARKERS = {"same": "=", "equivalent": "≈", "changed": "≠", "left_only": "<", "right_only": ">", "info": "i"}
 ASCII_MARKERS = {"same": "=", "equivalent": "~", "changed": "!", "left_only": "<", "right_only": ">", "info": "i"}

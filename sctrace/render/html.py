@@ -7,7 +7,7 @@ image, no font or anything else fetched from anywhere.
 
 - ``compare``: the two sides, the verdict, the side-by-side table in the
   verdict colours of the terminal (each call with its one-line explanation
-  from sctrace/explain.py and the TCP state after it, each row with the rules
+  from sctrace/model/explain.py and the TCP state after it, each row with the rules
   or the change behind its verdict), then each side's timeline: its calls,
   its packets between program and peer, and its later state changes, in
   time order, and the summary.
@@ -26,11 +26,12 @@ from typing import IO
 
 from sctrace import __version__
 from sctrace.compare.model import Comparison, Row, Side, Step
-from sctrace.escape import escape_for_terminal
-from sctrace.explain import explain
+from sctrace.model.escape import escape_for_terminal
+from sctrace.model.explain import explain
+from sctrace.model.notation import format_args, format_result
+from sctrace.model.trace import Event, Header
 from sctrace.render.compare_text import LABELS, MARKERS, counts_text, describe_exit, describe_runtime, explanation
 from sctrace.render.html_style import CSS
-from sctrace.render.text import format_args, format_result
 from sctrace.render.timeline import (
     WholeTraceRenderer,
     is_peer,
@@ -44,7 +45,6 @@ from sctrace.render.timeline import (
     tcp_state,
     trace_of,
 )
-from sctrace.trace import Event, Header
 
 VERDICT_WORDS = {
     "same": "the same call on both sides",

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from typing import IO, Any
 
-from sctrace.matrix import Matrix
+from sctrace.compare.matrix import Matrix
 
 FORMAT = "sctrace-matrix"
 VERSION = 1

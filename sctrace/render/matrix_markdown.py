@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from sctrace.matrix import Matrix
+from sctrace.compare.matrix import Matrix
 from sctrace.render.compare_markdown import md_line, md_text
 from sctrace.render.compare_text import describe_exit
 

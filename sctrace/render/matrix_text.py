@@ -21,8 +21,8 @@ import re
 import textwrap
 from typing import IO
 
-from sctrace.escape import escape_for_terminal
-from sctrace.matrix import Column, Matrix
+from sctrace.compare.matrix import Column, Matrix
+from sctrace.model.escape import escape_for_terminal
 from sctrace.render.compare_text import describe_exit, stream_takes_unicode
 
 MIN_COLUMN = 14  # narrower, a call such as "listen(4096)" no longer fits on a line

@@ -27,10 +27,11 @@ from dataclasses import replace
 from typing import IO
 
 from sctrace.compare.model import Comparison, Row, Side, Step
-from sctrace.escape import escape_for_terminal
-from sctrace.explain import explain
+from sctrace.model.escape import escape_for_terminal
+from sctrace.model.explain import explain
+from sctrace.model.notation import format_args, format_result
+from sctrace.model.trace import Event, Header
 from sctrace.render.compare_text import MARKERS, describe_exit, describe_runtime, explanation
-from sctrace.render.text import format_args, format_result
 from sctrace.render.timeline import (
     CONTEXT_TYPES,
     WholeTraceRenderer,
@@ -45,7 +46,6 @@ from sctrace.render.timeline import (
     tcp_state,
     trace_of,
 )
-from sctrace.trace import Event, Header
 
 # Characters kept as they are; everything else is written as a Mermaid entity code (#60;).
 _SAFE = re.compile(r"[A-Za-z0-9 .,:()\[\]=/_+\-@!?|~*'$^]")

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
-from sctrace.trace import Event, Header, Trace
+from sctrace.model.trace import Event, Header, Trace
 
 PEER_LANE = "peer"  # Event.info["lane"] of an explicit peer program's events (compare --client/--server)
 CONTEXT_TYPES = ("packet", "state")

@@ -1,0 +1,1 @@
+"""Golden traces: record and check, and the pytest plugin."""

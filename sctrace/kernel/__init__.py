@@ -1,0 +1,1 @@
+"""Asking the kernel: network namespaces, /proc, sock_diag, TCP states, packet capture, pcap."""

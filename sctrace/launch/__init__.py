@@ -1,0 +1,1 @@
+"""From a program's file to a command line: the language runners and compiling C and Go."""

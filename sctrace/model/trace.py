@@ -1,0 +1,351 @@
+"""A trace as one typed value: a header and the events that followed.
+
+Both backends produce this value and every later stage (filtering, normalizing,
+comparing, rendering) works on it, so a trace saved on one machine can be
+examined on another without tracing again. The JSON form is documented in
+docs/trace-format.md; readers ignore keys they do not know and tolerate missing
+optional ones, so older and newer writers stay compatible within one schema.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pathlib import Path  # for annotations only: pathlib costs 5 ms of start-up
+
+SCHEMA = 1
+
+# Event types other than "syscall".  A process event has no name/args/ret.
+PROCESS_EVENT_TYPES = ("fork", "exec", "exit", "killed", "signal", "detached")
+# --packets: a packet on the program's loopback (pid 0; its fields in info, see sctrace/kernel/packets.py).
+PACKET_EVENT = "packet"
+# --states: a connection the program closed changed state later (info: endpoint, tcp_state; tcpstates.py).
+# A syscall event on a TCP socket carries its state after the call as info["tcp_state"].
+STATE_EVENT = "state"
+_SYSCALL_KEYS = frozenset({"type", "seq", "pid", "t", "name", "args", "ret", "errno", "fd", "endpoint", "ret_endpoint"})
+
+
+class TraceFormatError(ValueError):
+    """A saved trace that cannot be read; carries the file and line for the user."""
+
+    def __init__(self, source: str, line: int, reason: str) -> None:
+        super().__init__(f"{source}, line {line}: {reason}")
+        self.source = source
+        self.line = line
+        self.reason = reason
+
+
+@dataclass
+class Header:
+    argv: list[str]
+    program: str = ""
+    language: str | None = None
+    interpreter: str | None = None
+    interpreter_version: str | None = None
+    backend: str = "ptrace"
+    seccomp: bool = False
+    all_syscalls: bool = False
+    string_limit: int = 32
+    started: str = ""
+    sctrace_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": "header", "schema": SCHEMA}
+        d.update(
+            argv=self.argv,
+            program=self.program,
+            language=self.language,
+            interpreter=self.interpreter,
+            interpreter_version=self.interpreter_version,
+            backend=self.backend,
+            seccomp=self.seccomp,
+            all_syscalls=self.all_syscalls,
+            string_limit=self.string_limit,
+            started=self.started,
+            sctrace_version=self.sctrace_version,
+        )
+        d.update(self.extra)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Header:
+        known = {
+            "argv", "program", "language", "interpreter", "interpreter_version",
+            "backend", "seccomp", "all_syscalls", "string_limit", "started",
+            "sctrace_version",
+        }
+        kwargs = {k: d[k] for k in known if k in d}
+        extra = {k: v for k, v in d.items() if k not in known and k not in ("type", "schema")}
+        return cls(**kwargs, extra=extra)
+
+
+@dataclass
+class Event:
+    """One thing that happened in the traced program.
+
+    ``type`` is "syscall" or one of PROCESS_EVENT_TYPES.  For a syscall, ``name``
+    is the kernel's name, ``args`` the decoded arguments in the kernel's order
+    (name -> JSON value), ``ret`` the raw return value (negative errno folded into
+    ``errno``/-1 as strace prints it), ``fd`` the socket descriptor the call is
+    about and ``endpoint`` that socket as the kernel described it when the call
+    began (strace -yy's text, e.g. ``TCP:[127.0.0.1:1234->127.0.0.1:45500]``).
+    ``ret_endpoint`` describes a socket descriptor the call returned (socket,
+    accept, accept4).  ``info`` holds what a process event carries (child pid,
+    exit code, signal name, argv of an exec), or a packet event's fields
+    (docs/trace-format.md; TCP's numbers are ``tcp_seq``/``tcp_ack``, since
+    ``seq`` is the event's own place in the trace).
+    """
+
+    type: str
+    seq: int
+    pid: int
+    t: float
+    name: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    ret: int | None = None
+    errno: str | None = None
+    fd: int | None = None
+    endpoint: str | None = None
+    ret_endpoint: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"type": self.type, "seq": self.seq, "pid": self.pid, "t": round(self.t, 6)}
+        if self.type == "syscall":
+            d.update(
+                name=self.name,
+                args=self.args,
+                ret=self.ret,
+                errno=self.errno,
+                fd=self.fd,
+                endpoint=self.endpoint,
+            )
+            if self.ret_endpoint is not None:
+                d["ret_endpoint"] = self.ret_endpoint
+        d.update(self.info)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Event:
+        kind = d["type"]
+        if kind == "syscall":
+            return cls(
+                type=kind,
+                seq=int(d["seq"]),
+                pid=int(d["pid"]),
+                t=float(d.get("t", 0.0)),
+                name=str(d["name"]),
+                args=dict(d.get("args") or {}),
+                ret=None if d.get("ret") is None else int(d["ret"]),
+                errno=d.get("errno"),
+                fd=d.get("fd"),
+                endpoint=d.get("endpoint"),
+                ret_endpoint=d.get("ret_endpoint"),
+                info={k: v for k, v in d.items() if k not in _SYSCALL_KEYS},
+            )
+        base = {"type", "seq", "pid", "t"}
+        return cls(
+            type=kind,
+            seq=int(d["seq"]),
+            pid=int(d["pid"]),
+            t=float(d.get("t", 0.0)),
+            info={k: v for k, v in d.items() if k not in base},
+        )
+
+    @property
+    def is_syscall(self) -> bool:
+        return self.type == "syscall"
+
+
+@dataclass
+class Trace:
+    header: Header
+    events: list[Event] = field(default_factory=list)
+
+    def syscalls(self) -> Iterator[Event]:
+        return (e for e in self.events if e.type == "syscall")
+
+    # -- JSON Lines -------------------------------------------------------
+
+    def dump(self, out: IO[str]) -> None:
+        out.write(dumps_line(self.header.to_json()))
+        for event in self.events:
+            out.write(dumps_line(event.to_json()))
+
+    def save(self, path: str | Path) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            self.dump(f)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        """A saved JSON Lines trace; TraceFormatError (file, line, why) for one that cannot be read.
+
+        A UTF-8 byte-order mark (some editors add one) is skipped, and CRLF line ends are read as LF.
+        """
+        try:
+            with open(path, encoding="utf-8-sig", errors="strict") as f:
+                return cls.parse(f, str(path))
+        except UnicodeDecodeError:
+            raise TraceFormatError(str(path), _first_undecodable_line(path), "not UTF-8 text") from None
+
+    @classmethod
+    def parse(cls, lines: Iterable[str], source: str = "<trace>") -> Trace:
+        # With the cyclic garbage collector paused: a large trace is millions of new objects, none of them in
+        # a cycle, and every collection that so many allocations trigger would walk them all again.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._parse(lines, source)
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _parse(cls, lines: Iterable[str], source: str) -> Trace:
+        header: Header | None = None
+        events: list[Event] = []
+        records = _Records(lines, source)
+        strings: dict[str, str] = {}  # one copy of each name, endpoint, errno
+        for batch in records:
+            for lineno, obj in batch:
+                if not isinstance(obj, dict) or "type" not in obj:
+                    raise TraceFormatError(source, lineno, "not a trace record (no \"type\")")
+                if header is None:
+                    if obj["type"] != "header":
+                        raise TraceFormatError(source, lineno, "the first record is not a header")
+                    schema = obj.get("schema")
+                    if not isinstance(schema, int):
+                        raise TraceFormatError(source, lineno, "the header has no schema number")
+                    if schema > SCHEMA:
+                        raise TraceFormatError(
+                            source, lineno,
+                            f"schema {schema} is newer than this sctrace reads ({SCHEMA}); upgrade sctrace",
+                        )
+                    if not isinstance(obj.get("argv"), list):
+                        raise TraceFormatError(source, lineno, "the header has no argv (the program's command line)")
+                    header = Header.from_json(obj)
+                    continue
+                try:
+                    events.append(_event(obj, strings))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise TraceFormatError(source, lineno, f"bad {obj.get('type')} record ({exc})") from None
+        if header is None:
+            raise TraceFormatError(source, max(records.lines, 1), "empty: no header record")
+        return cls(header, events)
+
+
+class Renderer(Protocol):
+    """What a trace streams to while it is made: the header once, each event as it happens, then close.
+
+    Each output format of sctrace.render is one; a backend knows only this.
+    """
+
+    def header(self, header: Header) -> None: ...
+
+    def event(self, ev: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _event(d: dict[str, Any], strings: dict[str, str]) -> Event:
+    """Event.from_json(d), for a record just decoded that nothing else holds: the same Event, made faster.
+
+    Its args dict is taken rather than copied, values that already have the
+    type from_json converts to are not converted again, and equal strings
+    that many events repeat (name, errno, endpoints) are made one (strings).
+    Checks and their order, and so the errors, are from_json's.
+    """
+    if d["type"] != "syscall":
+        return Event.from_json(d)  # process events: few
+    seq, pid = d["seq"], d["pid"]
+    seq = seq if type(seq) is int else int(seq)
+    pid = pid if type(pid) is int else int(pid)
+    t = d.get("t", 0.0)
+    t = t if type(t) is float else float(t)
+    name = d["name"]
+    name = strings.setdefault(name, name) if type(name) is str else str(name)
+    args = d.get("args") or {}
+    if type(args) is not dict:
+        args = dict(args)
+    ret = d.get("ret")
+    ret = None if ret is None else ret if type(ret) is int else int(d["ret"])
+    errno, endpoint, ret_endpoint = d.get("errno"), d.get("endpoint"), d.get("ret_endpoint")
+    if type(errno) is str:
+        errno = strings.setdefault(errno, errno)
+    if type(endpoint) is str:
+        endpoint = strings.setdefault(endpoint, endpoint)
+    if type(ret_endpoint) is str:
+        ret_endpoint = strings.setdefault(ret_endpoint, ret_endpoint)
+    info = {} if d.keys() <= _SYSCALL_KEYS else {k: v for k, v in d.items() if k not in _SYSCALL_KEYS}
+    return Event("syscall", seq, pid, t, name, args, ret, errno, d.get("fd"), endpoint, ret_endpoint, info)
+
+
+class _Records:
+    """(line number, decoded JSON value) of each non-blank line, in batches; ``lines`` counts every line read.
+
+    Lines are decoded a chunk at a time, as one JSON array: much faster than
+    one json.loads a line, and the decoder then makes one string for each key
+    name in the chunk rather than one for each record (a trace holds 100,000s
+    of records).  Between two lines goes a string chosen at random for this
+    parse, and the array must alternate value and that string, so each value
+    is known to be exactly its own line's: a line that is not one whole JSON
+    value cannot pair up with its neighbours unnoticed.  A chunk that does not
+    decode so is decoded line by line with json.loads, as always, which also
+    names the first line that is not JSON.
+    """
+
+    CHUNK = 256  # lines decoded at once: enough to share key names, small enough to reuse the memory
+
+    def __init__(self, lines: Iterable[str], source: str) -> None:
+        self.it = iter(lines)
+        self.source = source
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[list[tuple[int, Any]]]:
+        marker = os.urandom(16).hex()
+        separator = f',"{marker}",'
+        while chunk := list(islice(self.it, self.CHUNK)):
+            if self.lines == 0 and chunk[0].startswith("\ufeff"):  # a byte-order mark: not part of the JSON
+                chunk[0] = chunk[0][1:]
+            numbered = [(n, line) for n, line in enumerate(chunk, self.lines + 1) if line.strip()]
+            self.lines += len(chunk)
+            values: Any = None
+            if numbered:
+                try:
+                    values = json.loads("[" + separator.join([line for _, line in numbered]) + "]")
+                except (ValueError, TypeError, RecursionError):  # not JSON, not text, too deep: line by line
+                    values = None
+            if isinstance(values, list) and len(values) == 2 * len(numbered) - 1 \
+                    and values[1::2] == [marker] * (len(numbered) - 1):
+                yield list(zip([n for n, _ in numbered], values[0::2], strict=True))
+                continue
+            for n, line in numbered:  # one at a time: a record before a line that is not JSON is checked first
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise TraceFormatError(self.source, n, f"not JSON ({exc.msg})") from None
+                yield [(n, value)]
+
+
+def dumps_line(obj: dict[str, Any]) -> str:
+    """One JSON Lines record.  ensure_ascii keeps control bytes escaped in files."""
+    return json.dumps(obj, ensure_ascii=True, separators=(", ", ": ")) + "\n"
+
+
+def _first_undecodable_line(path: str | Path) -> int:
+    """The number of the first line of a file that is not UTF-8 (for the error that names it)."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1

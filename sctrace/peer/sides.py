@@ -1,0 +1,293 @@
+"""Running the sides of a comparison (or the columns of a matrix), each program with its peer.
+
+Each program runs in a worker process of its own (so they run in parallel,
+each with its tracer pinned to its own CPU where there are two), in its own
+network namespace where the user may make one, driven by peer.driver.Driver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sctrace.model.trace import Trace
+from sctrace.peer.driver import DriveOptions, Driver, Exchange
+from sctrace.status import ExitStatus, SctraceError
+
+
+@dataclass
+class SideRun:
+    trace: Trace
+    status: int
+    exchange: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    stderr: bytes = b""  # what the program wrote to stderr, kept when it failed
+
+
+def _keep_output_apart(out: str) -> None:
+    """The program's own output would tangle with the comparison: it goes to files beside the trace."""
+    for fd, suffix in ((1, ".stdout"), (2, ".stderr")):
+        target = os.open(out + suffix, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+
+
+def _trace_driven(program: str, driver: Driver | None, netns: bool, cpu: int, timeout: float, out: str, *,
+                  states: bool = False, packets: bool = False, pcap: str | None = None,
+                  backend: str = "ptrace", args: list[str] | None = None) -> None:
+    """Trace program (driven by driver); write its trace (out.jsonl) and what happened (out.json).
+
+    states, packets, pcap: as trace --states/--packets/--pcap (packets are captured by one tracer per
+    network namespace: the side's, never its peer's, which shares the namespace and would see them again).
+    """
+    from sctrace.backends.ptrace.tracer import TraceOptions
+    from sctrace.backends.run import trace_program
+
+    options = TraceOptions(string_limit=4096, netns=netns, cpu=cpu, states=states, packets=packets, pcap=pcap)
+    result = trace_program(program, list(args or []), options=options, observer=driver, timeout=timeout,
+                           backend=backend)
+    result.trace.save(out + ".jsonl")
+    ex = driver.exchange if driver is not None else Exchange(role="client")
+    report = {
+        "status": result.status,
+        "notices": result.notices,
+        "started": result.t0,
+        "exchange": {"role": ex.role, "stopped": ex.stopped, "error": ex.error,
+                     "sent": ex.sent.decode("latin-1"), "received": ex.received.decode("latin-1")},
+    }
+    Path(out + ".json").write_text(json.dumps(report))
+
+
+def _run_side(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None,
+              args: list[str]) -> int:
+    """In a worker: trace one program (with args) and its peer; write the trace and what happened."""
+    _keep_output_apart(out)
+    if drive.client is not None or drive.server is not None:
+        return _run_side_with_peer(program, drive, netns, cpu, out, pcap, args)
+    _trace_driven(program, Driver(drive), netns, cpu, drive.timeout * 3, out, states=drive.states,
+                  packets=drive.packets, pcap=pcap, backend=drive.backend, args=args)
+    return 0
+
+
+def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int, out: str, pcap: str | None,
+                        args: list[str]) -> int:
+    """In a worker: trace one program and the explicit peer program (--client or --server), each in a lane.
+
+    Both run in one network namespace, made here for the two; the peer is traced in a process of its own
+    (forked before any tracing, so that it is no thread's child), started when the order requires: a
+    --client once the program listens and waits, a --server before the program starts.  Pipes carry the
+    order between the two: to_peer ("go" as a byte, "the other side is done" as its end) and from_peer
+    ("listening" as a byte, "finished" as its end).
+    """
+    from sctrace.kernel import netns as ns
+
+    if netns and ns.enter_new() != 0:
+        raise SctraceError("could not make a network namespace for the program and its peer", ExitStatus.INTERNAL)
+    peer = drive.client if drive.client is not None else drive.server
+    assert peer is not None
+    to_peer_r, to_peer_w = os.pipe()
+    from_peer_r, from_peer_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            os.close(to_peer_w)
+            os.close(from_peer_r)
+            _peer_worker(peer, drive, to_peer_r, from_peer_w, cpu, out + ".peer")
+            code = 0
+        except SctraceError as exc:
+            Path(out + ".peer.error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent in one line
+            Path(out + ".peer.error").write_text(json.dumps({"message": f"{type(exc).__name__}: {exc}",
+                                                             "status": int(ExitStatus.INTERNAL)}))
+        finally:
+            os._exit(code)
+    os.close(to_peer_r)
+    os.close(from_peer_w)
+    try:
+        if drive.server is not None:
+            # The --server program first: this program starts once it listens and waits (or has ended).
+            os.write(to_peer_w, b"g")
+            ready = _read_byte(from_peer_r, drive.timeout * 3)
+            if ready != b"r":
+                how = "ended without listening" if ready == b"" and not _is_open(from_peer_r) else \
+                    f"did not listen within {drive.timeout * 3:g} s"
+                raise SctraceError(f"the --server program {peer} {how}; give a program that listens",
+                                   ExitStatus.USAGE)
+            _trace_driven(program, Driver(drive), False, cpu, drive.timeout * 3, out, states=drive.states,
+                          packets=drive.packets, pcap=pcap, backend=drive.backend, args=args)
+        else:
+            def run_client() -> None:
+                os.write(to_peer_w, b"g")
+                _read_byte(from_peer_r, None)  # the end: the --client program has finished
+
+            _trace_driven(program, Driver(drive, run_client=run_client), False, cpu, drive.timeout * 3, out,
+                          states=drive.states, packets=drive.packets, pcap=pcap, backend=drive.backend, args=args)
+    finally:
+        _finish_peer(pid, to_peer_w, from_peer_r, out)
+    return 0
+
+
+def _is_open(fd: int) -> bool:
+    """Whether the other end of a pipe may still write (reading would not see its end at once)."""
+    return not select.select([fd], [], [], 0)[0]
+
+
+def _read_byte(fd: int, timeout: float | None) -> bytes:
+    """One byte from fd, b"" at its end or when timeout seconds pass first."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    return os.read(fd, 1) if ready else b""
+
+
+def _finish_peer(pid: int, to_peer_w: int, from_peer_r: int, out: str) -> None:
+    """Tell the peer the other side is done, wait until it has written its trace, and reap it."""
+    try:
+        os.close(to_peer_w)
+    except OSError:
+        pass
+    else:
+        while _read_byte(from_peer_r, None):
+            pass
+        os.close(from_peer_r)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # the tracer's wait for any child took it
+        pass
+
+
+def _peer_worker(peer: str, drive: DriveOptions, to_peer: int, from_peer: int, cpu: int, out: str) -> None:
+    """In the peer's own process: wait for "go", trace the peer program, tell what the order needs."""
+    _keep_output_apart(out)
+    if _read_byte(to_peer, None) != b"g":
+        return  # the side ended before the peer was needed
+    own = DriveOptions(drive.send, drive.reply, drive.timeout, states=drive.states, backend=drive.backend)
+    if drive.server is not None:
+        def ready() -> None:
+            os.write(from_peer, b"r")
+
+        def other_side_done() -> None:
+            _read_byte(to_peer, None)
+
+        _trace_driven(peer, Driver(own, serve=(ready, other_side_done)), False, cpu, drive.timeout * 3, out,
+                      states=drive.states, backend=drive.backend)
+    else:
+        _trace_driven(peer, None, False, cpu, drive.timeout * 3, out, states=drive.states, backend=drive.backend)
+
+
+def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
+              args: list[list[str]] | None = None) -> list[SideRun]:
+    """Trace each program (with its args, if given) in its own worker, all at once; errors become SctraceError."""
+    from sctrace.launch.runners import resolve
+
+    argv = args if args is not None else [[] for _ in programs]
+    for program, its_args in zip(programs, argv, strict=True):
+        resolve(program, its_args)  # bad input is reported before anything runs
+    for peer in (drive.client, drive.server):
+        if peer is not None:
+            resolve(peer, [])
+    if drive.client is not None and drive.server is not None:
+        raise SctraceError("give --client or --server, not both: a side is a server or a client", ExitStatus.USAGE)
+    pcaps: list[str | None] = [None] * len(programs)
+    if drive.pcap is not None:
+        from sctrace.kernel.pcap import side_path
+
+        names = ["left", "right"] if len(programs) == 2 else [f"side{i + 1}" for i in range(len(programs))]
+        pcaps = [side_path(drive.pcap, name) for name in names]
+    tmp = tempfile.mkdtemp(prefix="sctrace-compare-")
+    workers: dict[int, str] = {}
+    try:
+        for i, program in enumerate(programs):
+            out = os.path.join(tmp, f"side{i}")
+            pid = os.fork()
+            if pid == 0:
+                code = 70
+                try:
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    code = _run_side(program, drive, netns, i, out, pcaps[i], argv[i])
+                except SctraceError as exc:
+                    Path(out + ".error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
+                    code = exc.status
+                except BaseException as exc:  # noqa: BLE001 - reported by the parent in one line
+                    Path(out + ".error").write_text(json.dumps({"message": f"{type(exc).__name__}: {exc}",
+                                                                "status": int(ExitStatus.INTERNAL)}))
+                finally:
+                    sys.stdout.flush()
+                    os._exit(code)
+            workers[pid] = out
+        for pid in list(workers):
+            os.waitpid(pid, 0)
+        runs = []
+        for i, program in enumerate(programs):
+            out = os.path.join(tmp, f"side{i}")
+            if os.path.exists(out + ".error"):
+                err = json.loads(Path(out + ".error").read_text())
+                raise SctraceError(f"{program}: {err['message']}", err["status"])
+            report = json.loads(Path(out + ".json").read_text())
+            if report["exchange"]["error"]:
+                raise SctraceError(f"{program}: {report['exchange']['error']}", ExitStatus.USAGE)
+            run = SideRun(Trace.load(out + ".jsonl"), report["status"], report["exchange"], report["notices"])
+            if run.status != 0 and not run.exchange.get("stopped"):
+                run.stderr = Path(out + ".stderr").read_bytes()
+            peer = drive.client if drive.client is not None else drive.server
+            if os.path.exists(out + ".peer.error"):
+                err = json.loads(Path(out + ".peer.error").read_text())
+                raise SctraceError(f"{peer}: {err['message']}", err["status"])
+            if peer is not None and os.path.exists(out + ".peer.json"):
+                peer_report = json.loads(Path(out + ".peer.json").read_text())
+                peer_trace = Trace.load(out + ".peer.jsonl")
+                merge_peer(run.trace, peer_trace, peer_report["started"] - report["started"],
+                           exit_info(None, peer_trace) or {"code": peer_report["status"]})
+                run.notices.extend(f"{peer}: {n}" for n in peer_report["notices"])
+            runs.append(run)
+        return runs
+    finally:
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        for name in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, name))
+        os.rmdir(tmp)
+
+
+def merge_peer(trace: Trace, peer: Trace, offset: float, ended: dict[str, Any]) -> None:
+    """The peer program's events added to trace, in a lane of their own ("lane": "peer"), on trace's clock.
+
+    offset: how much later the peer's tracer started.  The header names the peer (``peer``).
+    """
+    for ev in peer.events:
+        ev.t += offset
+        ev.info["lane"] = PEER_LANE
+    events = sorted([*trace.events, *peer.events], key=lambda e: e.t)  # stable: each trace keeps its order
+    for seq, ev in enumerate(events):
+        ev.seq = seq
+    trace.events = events
+    h = peer.header
+    ended = {k: v for k, v in ended.items() if k != "lane"}
+    trace.header.extra["peer"] = {"program": h.program, "language": h.language,
+                                  "interpreter_version": h.interpreter_version, "exit": ended}
+
+
+PEER_LANE = "peer"
+
+
+def exit_info(run: SideRun | None, trace: Trace) -> dict[str, Any]:
+    """How the side's main process ended, from its trace (the peer's lane left out)."""
+    own = [ev for ev in trace.events if ev.info.get("lane") != PEER_LANE] if "peer" in trace.header.extra \
+        else trace.events
+    main = own[0].pid if own else None
+    for ev in reversed(own):
+        if ev.pid == main and ev.type in ("exit", "killed"):
+            return {k: v for k, v in ev.info.items() if k != "lane"}
+    return {"code": run.status} if run is not None else {}
+
+
