@@ -18,39 +18,17 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
-# Which name each argument has, and which calls act on a descriptor.
+from sctrace.model.registry import REGISTRY, Kind, names
+
+# Which name each argument has, and which calls act on a descriptor: rows of sctrace/model/registry.py.
 
 # Names as sctrace's data model uses them (mostly the kernel's / man pages').
 # Calls not listed here get arg0, arg1, ... so that nothing is guessed.
-_ADDR = ("fd", "addr", "addrlen")
-_SOCKOPT = ("fd", "level", "optname", "optval", "optlen")
-_IO = ("fd", "buf", "count")
-_IOV = ("fd", "iov", "iovcnt")
-ARG_NAMES: dict[str, tuple[str, ...]] = {
-    "socket": ("domain", "type", "protocol"), "socketpair": ("domain", "type", "protocol", "sv"),
-    "bind": _ADDR, "connect": _ADDR, "accept": _ADDR, "getsockname": _ADDR, "getpeername": _ADDR,
-    "accept4": ("fd", "addr", "addrlen", "flags"), "listen": ("fd", "backlog"),
-    "sendto": ("fd", "buf", "len", "flags", "dest_addr", "addrlen"),
-    "recvfrom": ("fd", "buf", "len", "flags", "src_addr", "addrlen"),
-    "sendmsg": ("fd", "msg", "flags"), "recvmsg": ("fd", "msg", "flags"),
-    "sendmmsg": ("fd", "msgvec", "vlen", "flags"), "recvmmsg": ("fd", "msgvec", "vlen", "flags", "timeout"),
-    "shutdown": ("fd", "how"), "setsockopt": _SOCKOPT, "getsockopt": _SOCKOPT,
-    "read": _IO, "write": _IO, "pread64": (*_IO, "offset"), "pwrite64": (*_IO, "offset"),
-    "readv": _IOV, "writev": _IOV, "close": ("fd",),
-    "dup": ("oldfd",), "dup2": ("oldfd", "newfd"), "dup3": ("oldfd", "newfd", "flags"),
-    "fcntl": ("fd", "cmd", "arg"), "close_range": ("first", "last", "flags"),
-}
+ARG_NAMES: dict[str, tuple[str, ...]] = {c.name: c.arg_names for c in REGISTRY if c.args and c.log_names}
 
-# Calls whose first argument is a descriptor: their Event.fd/endpoint are set.
-FD_SYSCALLS = frozenset({
-    "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2",
-    "pwritev2", "close", "bind", "listen", "accept", "accept4", "connect", "getsockname",
-    "getpeername", "setsockopt", "getsockopt", "shutdown", "sendto", "recvfrom", "sendmsg",
-    "recvmsg", "sendmmsg", "recvmmsg", "dup", "dup2", "dup3", "fcntl", "ioctl", "fstat",
-    "lseek", "fsync", "fdatasync", "ftruncate", "sendfile", "splice", "tee", "getdents64",
-    "fchmod", "fchown", "flock", "fstatfs", "fadvise64", "fallocate", "epoll_ctl", "epoll_wait",
-    "epoll_pwait", "epoll_pwait2", "syncfs",
-})
+# Calls whose first argument is a descriptor: their Event.fd/endpoint are set.  Only calls with an x86_64
+# number (so not recv and send, which only other architectures have).
+FD_SYSCALLS = frozenset(names(lambda c: c.acts_on == 0 and c.nr is not None))
 
 # Calls that return a process id: a ``<comm>`` after the number (strace -Y) is
 # not a descriptor's endpoint.
@@ -59,16 +37,15 @@ PID_RETURNING = frozenset({"clone", "clone3", "fork", "vfork", "wait4", "waitid"
 
 # (buffer argument, size argument) of calls that move one buffer: the bytes
 # really moved are the result, which strace's shown text may fall short of.
-_BUFFER_CALLS = {"read": ("buf", "count"), "write": ("buf", "count"), "pread64": ("buf", "count"),
-                 "pwrite64": ("buf", "count"), "sendto": ("buf", "len"), "recvfrom": ("buf", "len")}
-_IOV_CALLS = frozenset({"readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2"})
+_BUFFER_CALLS = {c.name: (a.name, a.size) for c in REGISTRY for a in c.args or () if a.kind is Kind.BUFFER and a.size}
+_IOV_CALLS = frozenset(names(lambda c: c.has(Kind.IOVEC)))
 # Lengths passed by pointer ("[16]"): the int itself is what matters.
-_INT_POINTER_ARGS = frozenset({"addrlen", "optlen"})
+_INT_POINTER_ARGS = frozenset(a.name for c in REGISTRY for a in c.args or () if a.kind is Kind.VALUE_RESULT)
 # Of those, the ones the kernel rewrites: always {"in", "out"} in sctrace's model.
-_VALUE_RESULT = frozenset({("accept", "addrlen"), ("accept4", "addrlen"), ("getsockname", "addrlen"),
-                           ("getpeername", "addrlen"), ("recvfrom", "addrlen"), ("getsockopt", "optlen")})
+_VALUE_RESULT = frozenset((c.name, a.name) for c in REGISTRY for a in c.args or () if a.kind is Kind.VALUE_RESULT)
 # Arguments whose value is a symbolic constant or flag set: strings even when strace prints 0.
-_SYMBOLIC_ARGS = frozenset({"domain", "type", "protocol", "flags", "how", "level", "optname", "cmd"})
+_SYMBOLIC_ARGS = frozenset(a.name for c in REGISTRY if c.log_names for a in c.args or ()
+                           if a.kind in (Kind.CONST, Kind.FLAGS))
 
 
 # What strace -yy prints for a socket: the protocol's name and its addresses ("TCP:[1.2.3.4:5->...]",
