@@ -6,11 +6,13 @@
 
 These lines are for the lecture view (HTML, Markdown and Mermaid reports), so
 they are written for a student, not for a kernel developer.  The knowledge is
-tables: what each call does (SUCCESS, one small function per call, filled from
-the event's decoded arguments), what a socket option means (OPTIONS), what an
-error means for a given call (CALL_ERRORS) and in general (ERRORS).  A call or
-an errno the tables do not know degrades to its name and strerror text; nothing
-here raises on an odd event.
+tables: what each call does (EXPLAINERS, one small function per kind of call,
+filled from the event's decoded arguments; each call's row in
+sctrace/model/registry.py names its function, and SUCCESS maps calls to them),
+what a socket option means (OPTIONS), what an error means for a given call
+(CALL_ERRORS) and in general (ERRORS).  A call or an errno the tables do not
+know degrades to its name and strerror text; nothing here raises on an odd
+event.
 
 The text is plain and unescaped: payloads are never quoted, but addresses and
 paths come from the traced program, so every renderer escapes the line for
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sctrace.model import xlat
+from sctrace.model.registry import REGISTRY
 from sctrace.model.trace import Event
 
 # Words for the families and types socket(2) creates (include/linux/socket.h, include/linux/net.h).
@@ -381,23 +384,21 @@ def _close(ev: Event) -> str:
     return "the descriptor is released (the socket goes when its last descriptor does)"
 
 
-SUCCESS: dict[str, Callable[[Event], str]] = {
+# Each explanation by the name a row of sctrace/model/registry.py gives it (Syscall.explain).
+EXPLAINERS: dict[str, Callable[[Event], str]] = {
     "socket": _socket,
     "socketpair": _socketpair,
     "bind": _bind,
     "listen": _listen,
     "accept": _accept,
-    "accept4": _accept,
     "connect": _connect,
-    "getsockname": _name("local"),
-    "getpeername": _name("peer"),
+    "local_name": _name("local"),
+    "peer_name": _name("peer"),
     "setsockopt": _setsockopt,
     "getsockopt": _getsockopt,
     "shutdown": _shutdown,
-    "sendto": _send,
-    "write": _send,
-    "recvfrom": _recv,
-    "read": _recv,
+    "send": _send,
+    "recv": _recv,
     "sendmsg": _sendmsg,
     "recvmsg": _recvmsg,
     "sendmmsg": _mmsg("sent"),
@@ -406,6 +407,9 @@ SUCCESS: dict[str, Callable[[Event], str]] = {
     "writev": _writev,
     "close": _close,
 }
+
+# What each call does when it succeeds, by the call's name.
+SUCCESS: dict[str, Callable[[Event], str]] = {c.name: EXPLAINERS[c.explain] for c in REGISTRY if c.explain}
 
 
 # -- errors -------------------------------------------------------------------------------------------
