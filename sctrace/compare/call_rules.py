@@ -12,18 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from sctrace.compare.call import Call, Path, changed
+from sctrace.model.registry import Direction, Kind, names
 
 READ_FLAGS = frozenset({"0"})
 WRITE_FLAGS = frozenset({"0", "MSG_NOSIGNAL"})  # MSG_NOSIGNAL only turns SIGPIPE into EPIPE
 TYPE_FLAGS = ("SOCK_CLOEXEC", "SOCK_NONBLOCK")
-STATE_READERS = frozenset({"getsockname", "getpeername", "getsockopt"})
+# The calls that only read a socket's state (getsockname, getpeername, getsockopt).
+STATE_READERS = frozenset(names(lambda c: c.direction is Direction.INSPECT))
 # The calls with a value-result length ({"in", "out"}: socklen_t the kernel rewrites, strace's [128 => 16]):
 # addrlen of accept, accept4, getsockname, getpeername, recvfrom; optlen of getsockopt; msg_namelen of
 # recvmsg and recvmmsg (sctrace/backends/ptrace/decode/net.py, msghdr.py; strace_args._VALUE_RESULT).
-VALUE_RESULT_CALLS = frozenset({"accept", "accept4", "getsockname", "getpeername", "recvfrom", "getsockopt",
-                                "recvmsg", "recvmmsg"})
-# The calls buffer_size may change: those with a receive buffer's size, and those with a value-result length.
-BUFFER_SIZE_CALLS = frozenset({"read", "recv", "readv"}) | VALUE_RESULT_CALLS
+VALUE_RESULT_CALLS = frozenset(names(lambda c: c.has(Kind.VALUE_RESULT) or c.has(Kind.MSGHDR, Kind.MMSGHDR, out=True)))
+# The calls buffer_size may change: the receives (the size of their buffer), and those with a value-result length.
+BUFFER_SIZE_CALLS = frozenset(names(lambda c: c.direction is Direction.RECEIVE)) | VALUE_RESULT_CALLS
 _CONTAINERS = (dict, list)
 
 

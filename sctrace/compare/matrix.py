@@ -22,6 +22,7 @@ from typing import IO, Any
 from sctrace.compare.model import Step
 from sctrace.compare.steptext import show
 from sctrace.model.escape import escape_for_terminal
+from sctrace.model.registry import REGISTRY
 from sctrace.model.trace import Trace
 from sctrace.peer.driver import DriveOptions
 from sctrace.status import ExitStatus, SctraceError
@@ -32,24 +33,12 @@ STEPS = ("create", "options", "bind", "listen", "connect", "accept", "inspect", 
          "close", "other")
 CORE_STEPS = frozenset({"create", "options", "bind", "listen", "accept", "receive", "send", "shutdown", "close"})
 
-# Which step a call belongs to, by its real name (not the semantic one).  From the socket API of socket(2),
-# setsockopt(2), fcntl(2), ioctl(2) and recv(2)/send(2): fcntl and ioctl (O_NONBLOCK, FIONBIO) set options,
-# but sctrace's own tracer reports them on no socket, so they appear only in loaded strace logs.  The calls
-# that only read a socket's state (getsockname, getpeername, getsockopt) are "inspect".  Any other name: "other".
-STEP_OF_CALL: dict[str, str] = {
-    "socket": "create", "socketpair": "create",
-    "setsockopt": "options", "fcntl": "options", "ioctl": "options",
-    "bind": "bind",
-    "listen": "listen",
-    "connect": "connect",
-    "accept": "accept", "accept4": "accept",
-    "getsockname": "inspect", "getpeername": "inspect", "getsockopt": "inspect",
-    "read": "receive", "readv": "receive", "recv": "receive", "recvfrom": "receive", "recvmsg": "receive",
-    "recvmmsg": "receive",
-    "write": "send", "writev": "send", "send": "send", "sendto": "send", "sendmsg": "send", "sendmmsg": "send",
-    "shutdown": "shutdown",
-    "close": "close",
-}
+# Which step a call belongs to, by its real name (not the semantic one): each row of sctrace/model/registry.py
+# names its step.  From the socket API of socket(2), setsockopt(2), fcntl(2), ioctl(2) and recv(2)/send(2):
+# fcntl and ioctl (O_NONBLOCK, FIONBIO) set options, but sctrace's own tracer reports them on no socket, so
+# they appear only in loaded strace logs.  The calls that only read a socket's state (getsockname,
+# getpeername, getsockopt) are "inspect".  Any other name: "other".
+STEP_OF_CALL: dict[str, str] = {c.name: c.step for c in REGISTRY if c.step}
 
 _SIZE_KEYS = ("count", "len", "size", "vlen", "iovcnt")  # a read's or write's size, as the decoders name it
 

@@ -17,12 +17,15 @@ from typing import Any
 
 from sctrace.compare.endpoints import INET_FAMILIES, STREAM_PROTOS, inet_ports, split_endpoint
 from sctrace.model import syscalls
+from sctrace.model.registry import Creates, Direction, Kind, names
 from sctrace.model.trace import Event, Trace
 
 STREAM_TYPES = frozenset({"SOCK_STREAM", "SOCK_SEQPACKET"})
 NOT_SOCKETS = frozenset({"pipe", "anon_inode", "net", "mnt", "pid", "user", "uts", "ipc", "cgroup", "time"})
-SENDS = ("sendto", "sendmsg", "sendmmsg")
-RECEIVES = ("recvfrom", "recvmsg", "recvmmsg", "accept", "accept4", "getpeername")
+# Sends that name where they go (sendto, sendmsg, sendmmsg), and calls that report the other end's address
+# (the receives that name a source, accept, getpeername): rows of sctrace/model/registry.py.
+SENDS = names(lambda c: c.direction is Direction.SEND and c.names_peer(out=False))
+RECEIVES = names(lambda c: c.names_peer(out=True))
 # A connect that failed with these never reached a socket: the descriptor was not open, or not a socket.
 NO_SOCKET = frozenset({"EBADF", "ENOTSOCK"})
 
@@ -46,9 +49,10 @@ def is_name_service(addr: Any) -> bool:
     path = addr.get("path")
     return isinstance(path, str) and (path in NAME_SERVICE_PATHS or path.startswith(NAME_SERVICE_DIRS))
 
-_LISTENS = frozenset({"listen", "accept", "accept4"})
-_PASSES_RIGHTS = frozenset({"sendmsg", "sendmmsg"})
-_CREATES = frozenset({"socket", "accept", "accept4", "socketpair", "recvmsg", "recvmmsg", "dup", "dup2", "dup3"})
+_LISTENS = frozenset(names(lambda c: c.step in ("listen", "accept")))
+_PASSES_RIGHTS = frozenset(names(lambda c: c.has(Kind.MSGHDR, Kind.MMSGHDR, out=False)))
+# The calls that make descriptors; not fcntl's F_DUPFD, whose copies this walk does not follow.
+_CREATES = frozenset(names(lambda c: c.creates not in (None, Creates.COPY_BY_COMMAND)))
 
 Proc = tuple[int, int]  # (pid, generation): a pid that exits and comes back is another process
 
