@@ -1,8 +1,9 @@
 """Run a program under sctrace and under strace, and reduce both traces to what must agree.
 
-strace is the reference: ``strace -f -yy -e trace=%network,read,write,readv,writev,close``,
-filtered to calls on socket descriptors, must show the same calls with the same
-results as sctrace.  Two runs of a program differ in what the kernel picks each
+strace is the reference: ``strace -f -yy -e trace=%network,read,write,close,readv,writev``
+(STRACE_FILTER: strace's own network class and sctrace's FD_IO calls), filtered
+to calls on socket descriptors, must show the same calls with the same results
+as sctrace.  Two runs of a program differ in what the kernel picks each
 time (process ids, ephemeral ports, inode numbers, buffer addresses), so those
 are replaced by placeholders; everything else is compared exactly, process by
 process.
@@ -37,6 +38,10 @@ _FIXTURE_TMPDIR = re.compile(r"/tmp/sctrace-fx-[A-Za-z0-9_-]+")  # the fixtures'
 # unix_abstract's name carries its pid ("sctrace-fx-abstract-304"): a pid of any length is the run's own.
 _FIXTURE_PID = re.compile(r"(sctrace-fx-abstract-)\d+")
 
+# What strace is asked to trace: its own %network class, and the descriptor I/O calls that sctrace reports
+# on sockets (FD_IO, from sctrace/model/registry.py).
+STRACE_FILTER = "trace=%network," + ",".join(syscalls.FD_IO)
+
 # How each language's fixtures are run: the same argv under both tracers.
 INTERPRETERS = {
     ".py": os.path.realpath(sys.executable),
@@ -68,7 +73,7 @@ def run_sctrace(fixture: Path, out: Path, *extra: str, timeout: float = 120) -> 
 def run_strace(fixture: Path, out: Path, timeout: float = 120) -> tuple[Trace, int]:
     interp = interpreter_for(fixture)
     assert interp is not None and STRACE is not None
-    cmd = [*NETNS, STRACE, "-f", "-yy", "-qq", "-e", "trace=%network,read,write,readv,writev,close",
+    cmd = [*NETNS, STRACE, "-f", "-yy", "-qq", "-e", STRACE_FILTER,
            "-o", str(out), interp, str(fixture)]
     proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     with open(out, encoding="utf-8", errors="surrogateescape") as f:
