@@ -105,17 +105,20 @@ class Syscall(NamedTuple):
     creates: Creates | None = None
     endpoint: Endpoint | None = None
     direction: Direction | None = None
-    waits: bool = False  # a program may sleep in it until something arrives (the peer driver's test)
+    waits: bool = False  # a program may sleep in it until input arrives (what sctrace/peer/driver.py looks for)
     step: str | None = None  # its row in `sctrace matrix` (sctrace/compare/matrix.py STEPS)
     explain: str | None = None  # its explanation in sctrace/model/explain.py EXPLAINERS
-    log_names: bool = True  # False: strace logs keep arg0, arg1, ... as they always have
+    log_names: bool = True  # False: strace logs keep arg0, arg1, ... (naming them would change how logs read)
 
     @property
     def arg_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.args or ())
 
     def has(self, *kinds: Kind, out: bool | None = None) -> bool:
-        """Whether an argument is of one of kinds (and written by the kernel, or not, when out is given)."""
+        """Whether an argument is of one of kinds; with out, only those the kernel writes (True) or reads (False).
+
+        Most derived sets are questions of this shape: a value-result length, a msghdr received.
+        """
         return any(a.kind in kinds and (out is None or a.out == out) for a in self.args or ())
 
     def names_peer(self, *, out: bool) -> bool:
@@ -123,8 +126,7 @@ class Syscall(NamedTuple):
 
         A msghdr carries one (msg_name), so sendmsg and recvmsg name a peer too.
         """
-        return any((a.kind is Kind.SOCKADDR and a.peer or a.kind in (Kind.MSGHDR, Kind.MMSGHDR)) and a.out == out
-                   for a in self.args or ())
+        return any(a.out == out and (a.peer or a.kind in (Kind.MSGHDR, Kind.MMSGHDR)) for a in self.args or ())
 
 
 # Arguments that many calls share.
