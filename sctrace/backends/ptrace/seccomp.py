@@ -4,6 +4,8 @@ Without it every system call stops twice (entry and exit) and costs a round
 trip through the tracer; with it, calls outside the stop set run at full speed
 (about 8 ns more each) and those inside stop once at entry
 (SECCOMP_RET_TRACE), where the tracer decides whether it needs the exit.
+The stop set is every row of sctrace/model/registry.py whose class is not
+OTHER (syscalls.STOP_SET); the tracer passes its numbers to build_filter.
 
 Constants from include/uapi/linux/filter.h, bpf_common.h, seccomp.h, prctl.h.
 """
