@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TRACE_FIXTURES
 from tests.straceref import (
-    FIXTURES,
     STRACE,
     assert_same_processes,
     interpreter_for,
@@ -47,7 +47,7 @@ FIXTURE_TABLE["big_transfer.php"] = frozenset({"merge"})
 def test_agrees_with_strace(name: str, tmp_path: Path) -> None:
     if STRACE is None:
         pytest.skip("strace is not installed (scripts/test installs it)")
-    fixture = FIXTURES / name
+    fixture = TRACE_FIXTURES / name
     assert fixture.exists(), f"fixture {name} is missing"
     if interpreter_for(fixture) is None:
         pytest.skip(f"no interpreter for {fixture.suffix} on this machine")
@@ -69,7 +69,7 @@ def test_without_seccomp_agrees_too(name: str, tmp_path: Path) -> None:
     """The PTRACE_SYSCALL fallback (no seccomp) reports exactly what the filtered mode does."""
     if STRACE is None:
         pytest.skip("strace is not installed (scripts/test installs it)")
-    fixture = FIXTURES / name
+    fixture = TRACE_FIXTURES / name
     if interpreter_for(fixture) is None:
         pytest.skip(f"no interpreter for {fixture.suffix} on this machine")
     fast, _ = run_sctrace(fixture, tmp_path / "a.jsonl")

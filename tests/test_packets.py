@@ -22,10 +22,8 @@ from sctrace.kernel.pcap import MAGIC_NANOSECONDS
 from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions, Driver
 from sctrace.status import ExitStatus
+from tests.helpers import PYTHON, ROOT, TRACE_FIXTURES, needs
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-TRACE_FIXTURES = ROOT / "fixtures" / "trace"
 TCPDUMP = shutil.which("tcpdump")
 SETPRIV = shutil.which("setpriv")
 NETNS = netns.available()
@@ -41,7 +39,7 @@ def _can_capture() -> bool:
 
 CAPTURE = _can_capture()
 needs_capture = pytest.mark.skipif(not CAPTURE, reason="no CAP_NET_RAW here: a packet socket cannot be opened")
-needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump is not installed (scripts/setup.sh installs it)")
+needs_tcpdump = needs("tcpdump", "tcpdump")
 needs_netns = pytest.mark.skipif(not NETNS, reason="this user may not make a network namespace")
 
 

@@ -24,9 +24,7 @@ from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair
 from sctrace.kernel.procfs import stat_fields
 from sctrace.model.trace import Event, Trace
 from sctrace.render.compare_json import to_json
-
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
+from tests.helpers import PYTHON, ROOT, sctrace
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +36,10 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     paths = []
     for n, program in enumerate(programs):
         path = out / f"{n}-{program}.jsonl"
-        command = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(path)]
+        args = ["trace", "--format", "jsonl", "-o", str(path)]
         if program.endswith(".py"):
-            command += ["--interpreter", PYTHON]
-        proc = subprocess.run([*command, f"fixtures/trace/{program}"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
+            args += ["--interpreter", PYTHON]
+        proc = sctrace(*args, f"fixtures/trace/{program}")
         assert proc.returncode == 0, proc.stderr
         paths.append(path)
     return paths

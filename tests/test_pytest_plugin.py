@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = [ROOT / "fixtures" / "golden" / "pair_echo.py", ROOT / "fixtures" / "golden" / "hostile_bytes.py",
-            ROOT / "fixtures" / "seed" / "server1.py", ROOT / "fixtures" / "seed" / "client1.py"]
+from tests.helpers import GOLDEN, SEED, needs_php
+
+PROGRAMS = [GOLDEN / "pair_echo.py", GOLDEN / "hostile_bytes.py", SEED / "server1.py", SEED / "client1.py"]
 
 
 @pytest.fixture
@@ -227,7 +227,7 @@ def test_the_plugin_loads_by_entry_point_and_can_be_disabled(project: Path) -> N
     assert proc.returncode == 1 and "fixture 'sctrace' not found" in proc.stdout
 
 
-@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/setup.sh installs php-cli)")
+@needs_php
 def test_this_projects_own_snapshot(sctrace: Any) -> None:
     # The plugin in this very suite: the snapshot is committed (tests/__sctrace__/test_pytest_plugin/), so it
     # also shows that a golden trace made on one machine matches on another.

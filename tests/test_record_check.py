@@ -22,43 +22,7 @@ import pytest
 from sctrace.cli.app import run
 from sctrace.golden import golden_file as golden
 from sctrace.model.trace import Event, Header, Trace
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "fixtures" / "seed"
-GOLDEN = ROOT / "fixtures" / "golden"
-
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/setup.sh installs "
-                               "php-cli)")
-
-
-def sctrace(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """sctrace as a real subprocess, from the repository root."""
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL, env=env)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """The single `sctrace: error: ...` line a failure must print, and nothing like a traceback."""
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sctrace: error: "), proc.stderr
-    return lines[0]
-
-
-def processes_running(name: str) -> list[int]:
-    """Pids of live processes whose command line mentions name (a traced program left behind would show here)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if name.encode() in cmdline and b"pytest" not in cmdline:
-            found.append(int(entry))
-    return found
-
+from tests.helpers import GOLDEN, ROOT, needs_php, needs_strace, one_error_line, processes_running, sctrace
 
 # -- stability -------------------------------------------------------------------------------------
 
@@ -192,7 +156,7 @@ def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     assert "different: 2 steps changed" in proc.stdout
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/test installs it)")
+@needs_strace
 def test_the_strace_backend_records_the_same_golden_file(tmp_path: Path) -> None:
     files = []
     for backend in ("ptrace", "strace"):

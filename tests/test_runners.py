@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,17 +31,9 @@ from sctrace.model.trace import Trace
 from sctrace.peer.driver import DriveOptions
 from sctrace.peer.sides import SideRun, run_sides
 from sctrace.status import ExitStatus, SctraceError
+from tests.helpers import MATRIX, TRACE_FIXTURES, is_subsequence, needs
 
-ROOT = Path(__file__).resolve().parent.parent
-TRACE_FIXTURES = ROOT / "fixtures" / "trace"
-MATRIX = ROOT / "fixtures" / "matrix"
-SEED = ROOT / "fixtures" / "seed"
 NETNS = netns.available()
-
-
-def needs(command: str, package: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(shutil.which(command) is None,
-                              reason=f"{command} is not installed (apt-get install {package})")
 
 
 def socket_calls(trace: Trace) -> list[str]:
@@ -67,11 +58,6 @@ INTERPRETED = [
     pytest.param(".rb", "ruby", ["socket", "setsockopt", "bind", "listen", "socket", "connect", "accept4",
                                  "recvfrom", "write", "close"], marks=needs("ruby", "ruby"), id="ruby"),
 ]
-
-
-def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
-    it = iter(seen)
-    return all(name in it for name in wanted)
 
 
 @pytest.mark.parametrize(("ext", "language", "calls"), INTERPRETED)
