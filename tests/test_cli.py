@@ -148,7 +148,7 @@ def _click_params(argv: list[str]) -> dict[str, object]:
     for key, value in params.items():
         value = getattr(value, "value", value)  # an Enum's value
         out[key] = str(value) if isinstance(value, Path) else value
-    out["args"] = list(out.get("args") or [])
+    out["args"] = list(params.get("args") or [])
     return out
 
 

@@ -211,12 +211,15 @@ def test_name_service_calls_are_counted_below_and_fit_the_width(saved: list[Path
     trace = Trace.load(saved[0])
     pid, fd = trace.events[0].pid, 900
     nscd = {"family": "AF_UNIX", "path": "/var/run/nscd/socket"}
-    lookup = lambda: [  # noqa: E731
-        Event("syscall", 0, pid, 0.0, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC",
-                                                  "protocol": 0}, fd),
-        Event("syscall", 0, pid, 0.0, "connect", {"fd": fd, "addr": nscd, "addrlen": 110}, -1, "ENOENT", fd),
-        Event("syscall", 0, pid, 0.0, "close", {"fd": fd}, 0, None, fd),
-    ]
+
+    def lookup() -> list[Event]:
+        return [
+            Event("syscall", 0, pid, 0.0, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC",
+                                                      "protocol": 0}, fd),
+            Event("syscall", 0, pid, 0.0, "connect", {"fd": fd, "addr": nscd, "addrlen": 110}, -1, "ENOENT", fd),
+            Event("syscall", 0, pid, 0.0, "close", {"fd": fd}, 0, None, fd),
+        ]
+
     trace.events[:0] = lookup() + lookup()
     for seq, ev in enumerate(trace.events):
         ev.seq = seq

@@ -315,7 +315,7 @@ def test_unwritable_pcap_is_one_line_and_status_73(tmp_path: Path) -> None:
          str(TRACE_FIXTURES / "tcp4_echo.py")],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )
-    assert done.returncode == ExitStatus.CANNOT_WRITE == 73
+    assert done.returncode == ExitStatus.CANNOT_WRITE and ExitStatus.CANNOT_WRITE.value == 73
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("sctrace: error: cannot write the pcap file") and "--pcap" in lines[0]

@@ -236,7 +236,7 @@ def test_compare_timeline_from_saved_traces_with_states_and_packets(tmp_path: Pa
     comparison = compare(str(left), str(right), level="semantic", drive=DriveOptions())
     for side, path in ((comparison.left, left), (comparison.right, right)):
         if getattr(side, "trace", None) is None:
-            side.trace = Trace.load(path)  # type: ignore[attr-defined]
+            side.trace = Trace.load(path)
     page = compare_page(comparison, summarize(comparison))
     assert_inert_html(page)
     sides = page.split('<section class="side">')

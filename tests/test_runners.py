@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def socket_calls(trace: Trace) -> list[str]:
     return [ev.name for ev in trace.events if ev.type == "syscall" and ev.name]
 
 
-def calls_named(trace: Trace, name: str) -> list[dict[str, object]]:
+def calls_named(trace: Trace, name: str) -> list[dict[str, Any]]:
     return [ev.args for ev in trace.events if ev.type == "syscall" and ev.name == name]
 
 
@@ -157,7 +158,7 @@ def test_compile_error_is_status_2_with_the_compilers_message(tmp_path: Path, pr
     source.write_text(BROKEN_C)
     with pytest.raises(SctraceError) as caught:
         trace_program(str(source), [], options=TraceOptions(netns=NETNS), timeout=30)
-    assert caught.value.status == ExitStatus.USAGE == 2
+    assert caught.value.status == ExitStatus.USAGE and ExitStatus.USAGE.value == 2
     first, *diagnostics = caught.value.message.splitlines()
     assert first.startswith(f"cannot build {source}: cc failed (status 1); fix the program")
     assert any("undefined_thing" in line and "error" in line for line in diagnostics), diagnostics

@@ -77,7 +77,7 @@ def process_shape(trace: Trace) -> list[tuple[str, ...]]:
     named: the events are compared as a multiset (how many forks of each kind,
     which executables, which exit codes).
     """
-    shape = []
+    shape: list[tuple[str, ...]] = []
     for ev in trace.events:
         if ev.type == "fork":
             shape.append(("fork", ev.info["call"], str(ev.info["thread"])))
