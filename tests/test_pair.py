@@ -126,8 +126,8 @@ def _interrupted() -> Trace:
 
 
 def _every_cpu() -> None:
-    """For the command: the CPUs of the machine (a test that traced in this process pinned it to one CPU,
-    as the tracer pins itself, and a child inherits that)."""
+    """For the command: the CPUs of the machine (a test that traced in this process with a pinned tracer
+    may have left it on one CPU, and a child inherits that)."""
     os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
