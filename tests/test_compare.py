@@ -190,6 +190,7 @@ def test_an_unwritable_pcap_is_said_before_anything_runs(tmp_path: Path) -> None
     assert code == 73 and len(lines) == 1 and "--pcap FILE" in lines[0], err
 
 
+@pytest.mark.slow
 @needs_php
 @needs_strace
 def test_the_strace_backend_drives_servers_and_clients_with_a_given_server() -> None:
@@ -255,6 +256,7 @@ def test_a_side_that_crashes_mid_exchange_is_a_difference(tmp_path: Path) -> Non
     assert data["right"]["exit"]["signal"] == "SIGSEGV"
 
 
+@pytest.mark.slow
 def test_payload_bytes_are_escaped_in_every_format(tmp_path: Path) -> None:
     evil = tmp_path / "evil.py"
     evil.write_text(

@@ -90,6 +90,7 @@ def test_every_seed_language_has_a_server1() -> None:
     assert {f[3] for f in SERVER1} >= {"php", "python", "node", "perl", "ruby", "c"}
 
 
+@pytest.mark.slow
 def test_matrix_of_server1_in_every_language(server1_matrix: tuple[list[Any], dict[str, Any]]) -> None:
     fixtures, data = server1_matrix
     assert data["format"] == "sctrace-matrix" and data["version"] == 1

@@ -26,6 +26,9 @@ from sctrace.model.trace import Event, Trace
 from sctrace.render.compare_json import to_json
 from tests.helpers import PYTHON, ROOT, sctrace
 
+# Every test here uses the traces of many_connections, made once per run (about 12 s).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:

@@ -26,6 +26,7 @@ from tests.helpers import GOLDEN, ROOT, needs_php, needs_strace, one_error_line,
 
 # -- stability -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_php
 def test_record_twice_gives_the_same_bytes_and_check_passes_ten_times(tmp_path: Path) -> None:
     first, second = tmp_path / "a.golden", tmp_path / "b.golden"
@@ -43,6 +44,7 @@ def test_record_twice_gives_the_same_bytes_and_check_passes_ten_times(tmp_path: 
         assert proc.stdout == f"{first}: matches (semantically equivalent: 8 steps)\n"
 
 
+@pytest.mark.slow
 def test_golden_file_has_nothing_that_changes_between_runs(tmp_path: Path) -> None:
     # A Python server stopped by sctrace after the exchange: pids, descriptors, ports, inodes, timings,
     # the interpreter's version and the stop itself must all come out the same each time.
@@ -65,6 +67,7 @@ def test_golden_file_has_nothing_that_changes_between_runs(tmp_path: Path) -> No
     assert processes_running("tcpserver.py") == []
 
 
+@pytest.mark.slow
 def test_threads_that_race_still_give_one_golden_file(tmp_path: Path) -> None:
     # threaded_server.py's client and handler threads run in the scheduler's order: compare numbers
     # processes as they appear, a golden file by what they do, so the file does not depend on the race.
@@ -83,6 +86,7 @@ def test_threads_that_race_still_give_one_golden_file(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout
 
 
+@pytest.mark.slow
 def test_check_without_home_still_matches(tmp_path: Path) -> None:
     # Without HOME, Python's start-up may ask the machine's name service (nscd) for its user: the machine's
     # calls, not the program's, so the golden file leaves them out and they cannot fail a check.
@@ -139,6 +143,7 @@ def test_a_port_to_another_language_checks_against_the_original(tmp_path: Path) 
     assert "an extra getsockname in server1.py" in proc.stdout  # informational: shown, never a failure
 
 
+@pytest.mark.slow
 def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     out = tmp_path / "pair.golden"
     proc = sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(out), "--", "abc")
@@ -156,6 +161,7 @@ def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     assert "different: 2 steps changed" in proc.stdout
 
 
+@pytest.mark.slow
 @needs_strace
 def test_the_strace_backend_records_the_same_golden_file(tmp_path: Path) -> None:
     files = []

@@ -386,6 +386,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_html_report_in_headless_chromium(tmp_path: Path, hostile: Path) -> None:
     report = tmp_path / "report.html"

@@ -194,6 +194,7 @@ def test_echo_fixtures_in_every_language(name: str, tmp_path: Path) -> None:
     assert missing == [], "every call on a TCP socket has its state"
 
 
+@pytest.mark.slow
 def test_thousands_of_time_wait_sockets(tmp_path: Path) -> None:
     """2,000 connections leave 2,000 TIME_WAIT sockets: questions name their ports, so none waits for them.
 

@@ -32,7 +32,7 @@ from tests import helpers
 from tests.helpers import PYTHON, ROOT, SEED, TRACE_FIXTURES, assert_gone, needs_strace, one_error_line
 from tests.in_netns import can_unshare
 from tests.straceref import assert_same_processes, interpreter_for, per_process, run_sctrace
-from tests.test_agree_strace import FIXTURE_TABLE
+from tests.test_agree_strace import FIXTURE_CASES, FIXTURE_TABLE
 
 STRACE = shutil.which("strace")
 # The runs here are short: a hang shows in a minute.
@@ -52,7 +52,7 @@ NOT_CALL_FOR_CALL: dict[str, str] = {}
 
 
 @needs_strace
-@pytest.mark.parametrize("name", sorted(FIXTURE_TABLE))
+@pytest.mark.parametrize("name", FIXTURE_CASES)
 def test_backends_agree(name: str, tmp_path: Path) -> None:
     fixture = TRACE_FIXTURES / name
     if interpreter_for(fixture) is None:
