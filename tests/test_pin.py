@@ -29,10 +29,15 @@ def report(tmp_path: Path) -> Path:
     return program
 
 
-@pytest.fixture
-def keep_affinity() -> Iterator[None]:
-    """The tracer pins the thread that calls it: this test process gets its CPUs back afterwards."""
+@pytest.fixture(autouse=True)
+def every_cpu() -> Iterator[None]:
+    """Each test starts on every CPU this process began with, and leaves the CPUs as it found them.
+
+    A pinned tracer pins the thread that calls it, and the pin stays: an earlier test that ran the command
+    in this process (typer's CliRunner) may have left it on one CPU, and a test here may leave it so too.
+    """
     before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, ALLOWED)
     yield
     os.sched_setaffinity(0, before)
 
@@ -41,7 +46,6 @@ def cpus(out: Path) -> list[int]:
     return [int(cpu) for cpu in out.read_text().split()]
 
 
-@pytest.mark.usefixtures("keep_affinity")
 def test_a_library_caller_is_not_pinned(report: Path, tmp_path: Path) -> None:
     out = tmp_path / "cpus"
     result = trace_program(str(report), [str(out)], options=TraceOptions(), interpreter=PYTHON, timeout=30)
@@ -50,7 +54,6 @@ def test_a_library_caller_is_not_pinned(report: Path, tmp_path: Path) -> None:
     assert sorted(os.sched_getaffinity(0)) == ALLOWED
 
 
-@pytest.mark.usefixtures("keep_affinity")
 def test_a_library_caller_that_names_a_cpu_is_pinned_to_it(report: Path, tmp_path: Path) -> None:
     out = tmp_path / "cpus"
     result = trace_program(str(report), [str(out)], options=TraceOptions(cpu=1), interpreter=PYTHON, timeout=30)
