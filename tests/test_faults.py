@@ -4,47 +4,27 @@ and no traced process left behind.  Each case runs the real command as a subproc
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from sctrace.model.trace import Trace
 from sctrace.status import ExitStatus
+from tests import helpers
+from tests.helpers import PYTHON, ROOT, assert_gone, needs_php, needs_strace
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-
-
-def sctrace(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=cwd, env=env, text=True,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("sctrace:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
+# The runs here are short: a hang shows in a minute.  A traced program may print to stderr beside sctrace.
+sctrace = partial(helpers.sctrace, timeout=60)
+one_error_line = partial(helpers.one_error_line, beside_program_output=True)
 
 
 def pids_in(trace: Trace) -> set[int]:
     return {ev.pid for ev in trace.events}
-
-
-def assert_gone(pids: set[int]) -> None:
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                state = next(line for line in f if line.startswith("State:"))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        pytest.fail(f"traced process {pid} survived: {state.strip()}")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +86,7 @@ def test_syntax_error_passes_through(tmp_path: Path) -> None:
     assert "sctrace: error" not in proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/test installs php-cli)")
+@needs_php
 def test_php_syntax_error_status(tmp_path: Path) -> None:
     bad = _write(tmp_path / "bad.php", "<?php echo (;\n", 0o644)
     proc = sctrace("trace", str(bad))
@@ -145,8 +125,7 @@ s.accept()
 # Both backends: sctrace's own tracer, and strace run and read by sctrace (strace_backend.py).
 BACKENDS = [
     pytest.param("ptrace"),
-    pytest.param("strace", marks=pytest.mark.skipif(shutil.which("strace") is None,
-                                                     reason="strace is not installed (scripts/setup.sh installs it)")),
+    pytest.param("strace", marks=needs_strace),
 ]
 
 

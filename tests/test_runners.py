@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,24 +32,16 @@ from sctrace.model.trace import Trace
 from sctrace.peer.driver import DriveOptions
 from sctrace.peer.sides import SideRun, run_sides
 from sctrace.status import ExitStatus, SctraceError
+from tests.helpers import MATRIX, TRACE_FIXTURES, is_subsequence, needs
 
-ROOT = Path(__file__).resolve().parent.parent
-TRACE_FIXTURES = ROOT / "fixtures" / "trace"
-MATRIX = ROOT / "fixtures" / "matrix"
-SEED = ROOT / "fixtures" / "seed"
 NETNS = netns.available()
-
-
-def needs(command: str, package: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(shutil.which(command) is None,
-                              reason=f"{command} is not installed (apt-get install {package})")
 
 
 def socket_calls(trace: Trace) -> list[str]:
     return [ev.name for ev in trace.events if ev.type == "syscall" and ev.name]
 
 
-def calls_named(trace: Trace, name: str) -> list[dict[str, object]]:
+def calls_named(trace: Trace, name: str) -> list[dict[str, Any]]:
     return [ev.args for ev in trace.events if ev.type == "syscall" and ev.name == name]
 
 
@@ -67,11 +59,6 @@ INTERPRETED = [
     pytest.param(".rb", "ruby", ["socket", "setsockopt", "bind", "listen", "socket", "connect", "accept4",
                                  "recvfrom", "write", "close"], marks=needs("ruby", "ruby"), id="ruby"),
 ]
-
-
-def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
-    it = iter(seen)
-    return all(name in it for name in wanted)
 
 
 @pytest.mark.parametrize(("ext", "language", "calls"), INTERPRETED)
@@ -171,7 +158,7 @@ def test_compile_error_is_status_2_with_the_compilers_message(tmp_path: Path, pr
     source.write_text(BROKEN_C)
     with pytest.raises(SctraceError) as caught:
         trace_program(str(source), [], options=TraceOptions(netns=NETNS), timeout=30)
-    assert caught.value.status == ExitStatus.USAGE == 2
+    assert caught.value.status == ExitStatus.USAGE and ExitStatus.USAGE.value == 2
     first, *diagnostics = caught.value.message.splitlines()
     assert first.startswith(f"cannot build {source}: cc failed (status 1); fix the program")
     assert any("undefined_thing" in line and "error" in line for line in diagnostics), diagnostics

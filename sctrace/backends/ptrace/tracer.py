@@ -54,8 +54,11 @@ class TraceOptions:
     report: frozenset[str] | None = None  # names to report (None: the socket set, or all)
     all_syscalls: bool = False
     use_seccomp: bool = True
-    pin_cpu: bool = True  # tracer and tracees on one CPU: a stop costs 2-3x less
-    cpu: int | None = None  # which CPU to pin to (default: the first allowed)
+    # Tracer and tracees on one CPU: a stop costs 2-3x less, but the program's threads no longer run in
+    # parallel.  Off by default: the pin is set on the caller's own thread and stays after the trace, which a
+    # library caller does not expect.  `sctrace trace` asks for it (unless --no-pin).
+    pin_cpu: bool = False
+    cpu: int | None = None  # pin to this CPU (also without pin_cpu); pin_cpu alone takes the first allowed
     netns: bool = False  # run the program in a new network namespace holding only loopback
     states: bool = False  # --states: each TCP call's event carries the kernel's state (tcpstates.py)
     packets: bool = False  # --packets: the program's loopback traffic as "packet" events (packets.py)
@@ -189,7 +192,7 @@ class Tracer:
         else:
             program = None
         _become_subreaper()
-        if self.opts.pin_cpu:
+        if self.opts.pin_cpu or self.opts.cpu is not None:
             _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         shared = mmap.mmap(-1, 8)
