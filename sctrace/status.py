@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import signal
 
 
 class ExitStatus(enum.IntEnum):
@@ -26,6 +27,10 @@ class ExitStatus(enum.IntEnum):
     PIPE_CLOSED = 141  # 128+SIGPIPE: the reader of the output went away; the command dies of SIGPIPE, quietly
 
 
+# The signals that ask sctrace to stop: it kills what it traces, keeps the trace so far and exits 128+N.
+# SIGHUP (the terminal closed, ssh dropped) is handled as SIGTERM is.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})  # a write the disk refused
 
 
@@ -33,7 +38,6 @@ def exit_quietly_on_closed_pipe(status: int) -> None:
     """For the process's own exit: PIPE_CLOSED dies of SIGPIPE, as cat or grep do when `| head` stops reading."""
     if status == ExitStatus.PIPE_CLOSED:
         import os
-        import signal
 
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGPIPE)

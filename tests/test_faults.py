@@ -151,7 +151,7 @@ BACKENDS = [
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, status: int, backend: str) -> None:
     prog = _write(tmp_path / "forever.py", SERVER_FOREVER, 0o644)
     out = tmp_path / "t.jsonl"

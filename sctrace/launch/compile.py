@@ -26,7 +26,7 @@ from types import FrameType
 
 from sctrace.launch.runners import Launch
 from sctrace.model.escape import escape_for_terminal
-from sctrace.status import ExitStatus, SctraceError
+from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError
 
 # How each compiled language is built: (compiler, source, binary) -> argv.  The compiler is the Runner's
 # interpreter (sctrace/launch/runners.py), or --interpreter.
@@ -91,7 +91,7 @@ def _stoppable() -> Iterator[_Stop]:
     """SIGINT and SIGTERM during the build raise _Stopped once armed, so the compiler is killed and the
     directory removed."""
     stop = _Stop()
-    watched = (signal.SIGINT, signal.SIGTERM)
+    watched = STOP_SIGNALS
     try:
         previous = {sig: signal.signal(sig, stop.on_signal) for sig in watched}
     except ValueError:  # not the main thread: signals stay as they are

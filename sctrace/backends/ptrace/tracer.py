@@ -31,6 +31,7 @@ from sctrace.backends.ptrace.fdtable import Prober, Socket, SocketTable
 from sctrace.kernel import netns
 from sctrace.model import syscalls
 from sctrace.model.trace import STATE_EVENT, Event
+from sctrace.status import STOP_SIGNALS
 
 if TYPE_CHECKING:
     from sctrace.kernel.tcpstates import TcpStates
@@ -163,7 +164,7 @@ class Tracer:
         through shared memory (no system call), not through the pipe.
         """
         try:
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM, *STOP_SIGNALS):
                 signal.signal(sig, signal.SIG_DFL)
             if self.opts.netns:
                 shared[4:8] = netns.enter_new().to_bytes(4, "little")
