@@ -29,8 +29,10 @@ from sctrace.backends.ptrace import seccomp
 from sctrace.backends.ptrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.backends.ptrace.fdtable import Prober, Socket, SocketTable
 from sctrace.kernel import netns
+from sctrace.kernel.parent_death import die_with_parent, stop_dying_with_parent
 from sctrace.model import syscalls
 from sctrace.model.trace import STATE_EVENT, Event
+from sctrace.status import STOP_SIGNALS
 
 if TYPE_CHECKING:
     from sctrace.kernel.tcpstates import TcpStates
@@ -158,15 +160,18 @@ class Tracer:
 
     # -- start --------------------------------------------------------------
 
-    def _child(self, wfd: int, program: bytes | None, shared: mmap.mmap) -> None:
+    def _child(self, wfd: int, program: bytes | None, shared: mmap.mmap, parent: int) -> None:
         """In the forked child: become traceable, install the filter, stop, exec.
 
         Once the filter is in, every call it traces fails with ENOSYS until the
         parent has set PTRACE_O_TRACESECCOMP, so the filter's fate is told
-        through shared memory (no system call), not through the pipe.
+        through shared memory (no system call), not through the pipe.  Until the
+        parent has set PTRACE_O_EXITKILL (after the stop), the child dies with
+        the parent by the parent-death signal.
         """
         try:
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+            die_with_parent(parent)
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM, *STOP_SIGNALS):
                 signal.signal(sig, signal.SIG_DFL)
             if self.opts.netns:
                 shared[4:8] = netns.enter_new().to_bytes(4, "little")
@@ -179,6 +184,7 @@ class Tracer:
                 err = seccomp.install(program)
                 shared[0:4] = (err if err else 0x53).to_bytes(4, "little")  # 0x53: "S", installed
             os.kill(os.getpid(), signal.SIGSTOP)
+            stop_dying_with_parent()  # EXITKILL is set now; the program runs as it would untraced
             os.execv(self.path, self.argv)
         except OSError as exc:
             os.write(wfd, f"E{exc.errno}".encode())
@@ -196,10 +202,11 @@ class Tracer:
             _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         shared = mmap.mmap(-1, 8)
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(rfd)
-            self._child(wfd, program, shared)
+            self._child(wfd, program, shared, parent)
         os.close(wfd)
         self.main_pid = pid
         try:
