@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -26,14 +27,16 @@ PYTHON = os.path.realpath(sys.executable)
 
 
 def sctrace(*args: str, cwd: Path | None = ROOT, env: Mapping[str, str] | None = None, timeout: float = 120,
-            no_traceback: bool = False) -> subprocess.CompletedProcess[str]:
+            no_traceback: bool = False, stdout: IO[str] | None = None) -> subprocess.CompletedProcess[str]:
     """sctrace as a real subprocess, so the test sees the exit status and stderr a user would see.
 
     stdin is /dev/null: a traced program that reads it gets end of file, not the terminal.
     With no_traceback, a Python traceback on stderr fails the test at once, before its own checks.
+    stdout: where its standard output goes (by default it is captured, as stderr always is).
     """
-    proc = subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=cwd, env=env, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if stdout is None else stdout,
+                          stderr=subprocess.PIPE)
     if no_traceback:
         assert "Traceback" not in proc.stderr, proc.stderr
     return proc

@@ -20,27 +20,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from sctrace.golden import golden_file as golden
+from tests.helpers import GOLDEN, ROOT, one_error_line, processes_running, sctrace
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGRAM = ROOT / "fixtures" / "golden" / "pair_echo.py"
+PROGRAM = GOLDEN / "pair_echo.py"
 HEADER = '{"type": "header", "schema": 1, "argv": ["x"]}'
-
-
-def sctrace(*args: str, stdout: int | IO[str] = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sctrace: error: "), proc.stderr
-    return lines[0]
 
 
 def _syscall(**fields: object) -> str:
@@ -175,19 +162,9 @@ def test_a_closed_pipe_ends_quietly_as_other_tools_do(tmp_path: Path) -> None:
 
 def _assert_nothing_runs(name: str) -> None:
     deadline = time.monotonic() + 5
-    while True:
-        left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline_has(pid, name)]
-        if not left or time.monotonic() > deadline:
-            break
+    while processes_running(name) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert left == [], f"left running: {left}"
-
-
-def _cmdline_has(pid: str, name: str) -> bool:
-    try:
-        return name.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+    assert processes_running(name) == [], "a traced program outlived sctrace"
 
 
 def test_out_of_memory_is_one_line_and_status_71(tmp_path: Path) -> None:

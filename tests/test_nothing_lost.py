@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, processes_running
+
 ROUNDS = 40
 
 PROGRAM = f"""
@@ -35,17 +36,10 @@ def _trace_then_kill(tmp_path: Path, fmt: str) -> tuple[str, list[int]]:
                             stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "done"
-    traced = [int(p) for p in os.listdir("/proc") if p.isdigit() and _runs(p, str(program))]
+    traced = processes_running(str(program))
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     return out.read_text(), traced
-
-
-def _runs(pid: str, name: str) -> bool:
-    try:
-        return name.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 def _gone(pids: list[int]) -> bool:
