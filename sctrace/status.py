@@ -9,6 +9,8 @@ tell "the program failed" from "sctrace could not do its job" in most cases.
 from __future__ import annotations
 
 import enum
+import errno
+import signal
 
 
 class ExitStatus(enum.IntEnum):
@@ -17,10 +19,28 @@ class ExitStatus(enum.IntEnum):
     NO_PROGRAM = 66  # EX_NOINPUT: the program does not exist, is a directory, cannot be run
     NO_INTERPRETER = 69  # EX_UNAVAILABLE: the interpreter it needs is not installed
     INTERNAL = 70  # EX_SOFTWARE: a bug in sctrace (run again with --traceback and report it)
-    CANNOT_WRITE = 73  # EX_CANTCREAT: the output file cannot be written
+    OS_ERROR = 71  # EX_OSERR: the system failed sctrace (out of memory)
+    CANNOT_WRITE = 73  # EX_CANTCREAT: the output file cannot be written (or the disk is full)
     PTRACE_DENIED = 77  # EX_NOPERM: the kernel does not let us trace
     TIMEOUT = 124  # like timeout(1): --timeout expired, the program was killed
     INTERRUPTED = 130  # 128+SIGINT (and 143, 128+SIGTERM, for SIGTERM)
+    PIPE_CLOSED = 141  # 128+SIGPIPE: the reader of the output went away; the command dies of SIGPIPE, quietly
+
+
+# The signals that ask sctrace to stop: it kills what it traces, keeps the trace so far and exits 128+N.
+# SIGHUP (the terminal closed, ssh dropped) is handled as SIGTERM is.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})  # a write the disk refused
+
+
+def exit_quietly_on_closed_pipe(status: int) -> None:
+    """For the process's own exit: PIPE_CLOSED dies of SIGPIPE, as cat or grep do when `| head` stops reading."""
+    if status == ExitStatus.PIPE_CLOSED:
+        import os
+
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
 
 
 class SctraceError(Exception):
@@ -44,6 +64,17 @@ def report(exc: BaseException, argv: list[str]) -> int:
         return exc.status
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED
+    # The surroundings failing is not a bug: a closed pipe, a full disk, no memory.
+    if isinstance(exc, BrokenPipeError):
+        return ExitStatus.PIPE_CLOSED
+    if isinstance(exc, OSError) and exc.errno in _FULL:
+        where = f" {exc.filename}" if exc.filename else " the output"
+        print(f"sctrace: error: cannot write{where}: {exc.strerror}; free some space or choose another -o FILE",
+              file=sys.stderr)
+        return ExitStatus.CANNOT_WRITE
+    if isinstance(exc, MemoryError):
+        print("sctrace: error: out of memory; trace a shorter run, or give sctrace more memory", file=sys.stderr)
+        return ExitStatus.OS_ERROR
     if "--traceback" in argv:
         raise exc
     print(f"sctrace: internal error: {type(exc).__name__}: {exc}; run again with --traceback and report it",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,10 +25,9 @@ import pytest
 from sctrace.model import syscalls
 from sctrace.model.strace_log import parse_strace_log
 from sctrace.model.trace import Event, Trace
+from tests.helpers import PYTHON, ROOT
 from tests.in_netns import can_unshare
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures" / "trace"
 STRACE = shutil.which("strace")
 SOCKET_ENDPOINT = re.compile(r"^(TCP|TCPv6|UDP|UDPv6|UDPLITE|RAW|RAWv6|UNIX|UNIX-\w+|NETLINK|socket):")
 _LONG_NUMBER = re.compile(r"\d{4,}")
@@ -44,7 +42,7 @@ STRACE_FILTER = "trace=%network," + ",".join(syscalls.FD_IO)
 
 # How each language's fixtures are run: the same argv under both tracers.
 INTERPRETERS = {
-    ".py": os.path.realpath(sys.executable),
+    ".py": PYTHON,
     ".php": shutil.which("php"),
     ".js": shutil.which("node"),
     ".pl": shutil.which("perl"),

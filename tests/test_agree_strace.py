@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TRACE_FIXTURES
 from tests.straceref import (
-    FIXTURES,
     STRACE,
     assert_same_processes,
     interpreter_for,
@@ -43,11 +43,16 @@ FIXTURE_TABLE["threaded_server.py"] = frozenset({"renumber"})
 FIXTURE_TABLE["big_transfer.py"] = frozenset({"merge"})
 FIXTURE_TABLE["big_transfer.php"] = frozenset({"merge"})
 
-@pytest.mark.parametrize("name", sorted(FIXTURE_TABLE))
+# Each fixture a test case; the 2,000 connections of many_connections take about a minute under both tracers.
+FIXTURE_CASES = [pytest.param(name, marks=[pytest.mark.slow] if name.startswith("many_connections.") else [])
+                 for name in sorted(FIXTURE_TABLE)]
+
+
+@pytest.mark.parametrize("name", FIXTURE_CASES)
 def test_agrees_with_strace(name: str, tmp_path: Path) -> None:
     if STRACE is None:
         pytest.skip("strace is not installed (scripts/test installs it)")
-    fixture = FIXTURES / name
+    fixture = TRACE_FIXTURES / name
     assert fixture.exists(), f"fixture {name} is missing"
     if interpreter_for(fixture) is None:
         pytest.skip(f"no interpreter for {fixture.suffix} on this machine")
@@ -69,7 +74,7 @@ def test_without_seccomp_agrees_too(name: str, tmp_path: Path) -> None:
     """The PTRACE_SYSCALL fallback (no seccomp) reports exactly what the filtered mode does."""
     if STRACE is None:
         pytest.skip("strace is not installed (scripts/test installs it)")
-    fixture = FIXTURES / name
+    fixture = TRACE_FIXTURES / name
     if interpreter_for(fixture) is None:
         pytest.skip(f"no interpreter for {fixture.suffix} on this machine")
     fast, _ = run_sctrace(fixture, tmp_path / "a.jsonl")

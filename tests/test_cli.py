@@ -14,10 +14,9 @@ from typer.testing import CliRunner
 
 from sctrace.cli.app import app
 from sctrace.model.trace import SCHEMA, Trace
+from tests.helpers import PYTHON, ROOT, TRACE_FIXTURES
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-FIXTURE = str(ROOT / "fixtures" / "trace" / "tcp4_echo.py")
+FIXTURE = str(TRACE_FIXTURES / "tcp4_echo.py")
 
 
 def test_help_lists_the_options() -> None:
@@ -149,7 +148,7 @@ def _click_params(argv: list[str]) -> dict[str, object]:
     for key, value in params.items():
         value = getattr(value, "value", value)  # an Enum's value
         out[key] = str(value) if isinstance(value, Path) else value
-    out["args"] = list(out.get("args") or [])
+    out["args"] = list(params.get("args") or [])
     return out
 
 

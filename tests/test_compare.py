@@ -13,17 +13,11 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "fixtures" / "seed"
-PYTHON = os.path.realpath(sys.executable)
-needs_php = pytest.mark.skipif(shutil.which("php") is None,
-                               reason="php is not installed (scripts/test installs php-cli)")
+from tests.helpers import PYTHON, ROOT, SEED, needs_php, needs_strace, sctrace
 
 
 def compare(*args: str, timeout: float = 90) -> tuple[int, Any, str]:
-    proc = subprocess.run([sys.executable, "-m", "sctrace", "compare", "--format", "json", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    assert "Traceback" not in proc.stderr, proc.stderr
+    proc = sctrace("compare", "--format", "json", *args, timeout=timeout, no_traceback=True)
     data = json.loads(proc.stdout) if proc.stdout.strip() else None
     return proc.returncode, data, proc.stderr
 
@@ -196,10 +190,7 @@ def test_an_unwritable_pcap_is_said_before_anything_runs(tmp_path: Path) -> None
     assert code == 73 and len(lines) == 1 and "--pcap FILE" in lines[0], err
 
 
-needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
-                                  reason="strace is not installed (scripts/test installs it)")
-
-
+@pytest.mark.slow
 @needs_php
 @needs_strace
 def test_the_strace_backend_drives_servers_and_clients_with_a_given_server() -> None:
@@ -265,6 +256,7 @@ def test_a_side_that_crashes_mid_exchange_is_a_difference(tmp_path: Path) -> Non
     assert data["right"]["exit"]["signal"] == "SIGSEGV"
 
 
+@pytest.mark.slow
 def test_payload_bytes_are_escaped_in_every_format(tmp_path: Path) -> None:
     evil = tmp_path / "evil.py"
     evil.write_text(

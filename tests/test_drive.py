@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +11,8 @@ from sctrace.backends.recording import TraceResult
 from sctrace.backends.run import trace_program
 from sctrace.kernel import netns
 from sctrace.peer.driver import DriveOptions, Driver
+from tests.helpers import PYTHON, TRACE_FIXTURES
 
-PYTHON = os.path.realpath(sys.executable)
 NETNS = netns.available()
 
 SERVER = """
@@ -89,7 +87,7 @@ def test_udp_server_and_client(tmp_path: Path) -> None:
 
 
 def test_a_program_with_both_ends_needs_no_peer(tmp_path: Path) -> None:
-    source = (Path(__file__).parent.parent / "fixtures" / "trace" / "tcp4_echo.py").read_text()
+    source = (TRACE_FIXTURES / "tcp4_echo.py").read_text()
     result, driver = drive(tmp_path, source)
     assert result.status == 0
     assert driver.exchange.role == "self" and driver.exchange.sent == b""

@@ -3,10 +3,7 @@ odd events a saved trace may hold (hand-built: explain() is a pure function of o
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +12,16 @@ import pytest
 from sctrace.model import syscalls
 from sctrace.model.explain import CALL_ERRORS, SUCCESS, explain
 from sctrace.model.trace import Event, Trace
-
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-FIXTURES = ROOT / "fixtures" / "trace"
+from tests.helpers import PYTHON, TRACE_FIXTURES, needs_php, sctrace
 
 
 def traced(tmp_path: Path, fixture: str, interpreter: str | None = PYTHON) -> Trace:
     """The trace of a fixture program, made by the real sctrace under real ptrace."""
     out = tmp_path / (fixture + ".jsonl")
-    cmd = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out)]
+    args = ["trace", "--format", "jsonl", "-o", str(out)]
     if interpreter:
-        cmd += ["--interpreter", interpreter]
-    proc = subprocess.run([*cmd, str(FIXTURES / fixture)], capture_output=True, text=True, timeout=60)
+        args += ["--interpreter", interpreter]
+    proc = sctrace(*args, str(TRACE_FIXTURES / fixture), timeout=60)
     assert proc.returncode == 0, proc.stderr
     return Trace.load(out)
 
@@ -67,18 +61,11 @@ def test_tcp_server_and_client(tmp_path: Path) -> None:
     assert all("(nothing changes)" in t for t in lines["getsockname"])
 
 
+@needs_php
 def test_php_accept_and_the_peer_address(tmp_path: Path) -> None:
-    if not shutil_which("php"):
-        pytest.skip("php is not installed (scripts/setup.sh installs php-cli)")
     lines = explained(traced(tmp_path, "tcp4_echo.php", interpreter=None))
     assert re.search(r"accept: .*from 127\.0\.0\.1:\d+; new descriptor \d+$", lines["accept"][0])
     assert lines["socket"][0].endswith(f"descriptor {4}")  # PHP asks for no SOCK_CLOEXEC
-
-
-def shutil_which(name: str) -> str | None:
-    import shutil
-
-    return shutil.which(name)
 
 
 def test_connection_refused_names_the_address(tmp_path: Path) -> None:

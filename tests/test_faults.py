@@ -3,48 +3,30 @@ and no traced process left behind.  Each case runs the real command as a subproc
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sctrace.model.trace import Trace
 from sctrace.status import ExitStatus
+from tests import helpers
+from tests.helpers import PYTHON, ROOT, assert_gone, needs_php, needs_strace
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-
-
-def sctrace(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=cwd, env=env, text=True,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("sctrace:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
+# The runs here are short: a hang shows in a minute.  A traced program may print to stderr beside sctrace.
+sctrace = partial(helpers.sctrace, timeout=60)
+one_error_line = partial(helpers.one_error_line, beside_program_output=True)
 
 
 def pids_in(trace: Trace) -> set[int]:
     return {ev.pid for ev in trace.events}
-
-
-def assert_gone(pids: set[int]) -> None:
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                state = next(line for line in f if line.startswith("State:"))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        pytest.fail(f"traced process {pid} survived: {state.strip()}")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +88,7 @@ def test_syntax_error_passes_through(tmp_path: Path) -> None:
     assert "sctrace: error" not in proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/test installs php-cli)")
+@needs_php
 def test_php_syntax_error_status(tmp_path: Path) -> None:
     bad = _write(tmp_path / "bad.php", "<?php echo (;\n", 0o644)
     proc = sctrace("trace", str(bad))
@@ -145,13 +127,12 @@ s.accept()
 # Both backends: sctrace's own tracer, and strace run and read by sctrace (strace_backend.py).
 BACKENDS = [
     pytest.param("ptrace"),
-    pytest.param("strace", marks=pytest.mark.skipif(shutil.which("strace") is None,
-                                                     reason="strace is not installed (scripts/setup.sh installs it)")),
+    pytest.param("strace", marks=needs_strace),
 ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_signal_stops_tracing_and_kills_everything(tmp_path: Path, sig: int, status: int, backend: str) -> None:
     prog = _write(tmp_path / "forever.py", SERVER_FOREVER, 0o644)
     out = tmp_path / "t.jsonl"
@@ -213,3 +194,29 @@ def test_ptrace_not_permitted_says_why(tmp_path: Path) -> None:
     assert proc.returncode == ExitStatus.PTRACE_DENIED, proc.stderr
     line = one_error_line(proc)
     assert "ptrace is not permitted" in line and "seccomp" in line
+
+
+def _fault_races() -> Any:
+    """scripts/fault_races.py, the fault-injection loop, as a module."""
+    spec = importlib.util.spec_from_file_location("fault_races", ROOT / "scripts" / "fault_races.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fault_races"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["trace-start-SIGKILL", "trace-start-SIGHUP"])
+def test_killed_while_starting_leaves_nothing_behind(case: str) -> None:
+    """Killed between its fork and the child's PTRACE_TRACEME, sctrace left the child stopped forever under
+    init, holding sctrace's stdout and stderr (2 runs in 200 when killed 35-85 ms after start)."""
+    counts = _fault_races().run_case(case, runs=100)
+    assert counts.runs == 100
+    assert (counts.hung, counts.processes, counts.files, counts.tracebacks) == (0, 0, 0, 0), counts
+
+
+def test_ctrl_c_while_starting_gives_no_traceback_from_sctrace() -> None:
+    counts = _fault_races().run_case("trace-start-SIGINT", runs=40)
+    assert counts.runs == 40
+    assert (counts.hung, counts.processes, counts.tracebacks) == (0, 0, 0), counts

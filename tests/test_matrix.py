@@ -10,9 +10,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,11 @@ from sctrace.model import syscalls
 from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions
 from sctrace.peer.sides import exit_info, run_sides
+from tests import helpers
+from tests.helpers import MATRIX, SEED, is_subsequence
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "fixtures" / "seed"
-MATRIX = ROOT / "fixtures" / "matrix"
+# Each run traces every language at once: three minutes before a hang fails.
+sctrace = partial(helpers.sctrace, timeout=180, no_traceback=True)
 
 # (program, command it needs, its Debian package, language, {step: cells that must be there, in order}).
 # A cell list is matched as a subsequence of the column's cell (a runtime may retry a call: Ruby's and Go's
@@ -69,20 +69,8 @@ def missing(command: str) -> bool:
     return shutil.which(command) is None
 
 
-def sctrace(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
 def texts(cell: list[dict[str, Any]]) -> list[str]:
     return [entry["text"] for entry in cell for _ in range(entry["count"])]
-
-
-def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
-    it = iter(seen)
-    return all(text in it for text in wanted)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +90,7 @@ def test_every_seed_language_has_a_server1() -> None:
     assert {f[3] for f in SERVER1} >= {"php", "python", "node", "perl", "ruby", "c"}
 
 
+@pytest.mark.slow
 def test_matrix_of_server1_in_every_language(server1_matrix: tuple[list[Any], dict[str, Any]]) -> None:
     fixtures, data = server1_matrix
     assert data["format"] == "sctrace-matrix" and data["version"] == 1
@@ -223,12 +212,15 @@ def test_name_service_calls_are_counted_below_and_fit_the_width(saved: list[Path
     trace = Trace.load(saved[0])
     pid, fd = trace.events[0].pid, 900
     nscd = {"family": "AF_UNIX", "path": "/var/run/nscd/socket"}
-    lookup = lambda: [  # noqa: E731
-        Event("syscall", 0, pid, 0.0, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC",
-                                                  "protocol": 0}, fd),
-        Event("syscall", 0, pid, 0.0, "connect", {"fd": fd, "addr": nscd, "addrlen": 110}, -1, "ENOENT", fd),
-        Event("syscall", 0, pid, 0.0, "close", {"fd": fd}, 0, None, fd),
-    ]
+
+    def lookup() -> list[Event]:
+        return [
+            Event("syscall", 0, pid, 0.0, "socket", {"domain": "AF_UNIX", "type": "SOCK_STREAM|SOCK_CLOEXEC",
+                                                      "protocol": 0}, fd),
+            Event("syscall", 0, pid, 0.0, "connect", {"fd": fd, "addr": nscd, "addrlen": 110}, -1, "ENOENT", fd),
+            Event("syscall", 0, pid, 0.0, "close", {"fd": fd}, 0, None, fd),
+        ]
+
     trace.events[:0] = lookup() + lookup()
     for seq, ev in enumerate(trace.events):
         ev.seq = seq

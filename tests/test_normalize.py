@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +25,7 @@ from sctrace.compare.normalize import inet_ports, normalize, normalize_endpoint
 from sctrace.compare.rules import RULES, Call, apply_rules, describe_rules
 from sctrace.model.strace_args import unescape
 from sctrace.model.trace import Event, Header, Trace
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures" / "trace"
+from tests.helpers import PYTHON, TRACE_FIXTURES, sctrace
 
 
 def ev(seq: int, name: str, args: dict[str, Any], ret: Any = 0, errno: str | None = None, *, pid: int = 100,
@@ -651,10 +646,10 @@ def traced(fixture: str, tmp_path: Path) -> Trace:
     if fixture.endswith(".php") and shutil.which("php") is None:
         pytest.skip("php is not installed")
     out = tmp_path / (Path(fixture).name + ".jsonl")
-    cmd = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(out)]
+    args = ["trace", "--format", "jsonl", "-o", str(out)]
     if fixture.endswith(".py"):
-        cmd += ["--interpreter", os.path.realpath(sys.executable)]  # not a pyenv shim's shell scripts
-    proc = subprocess.run([*cmd, str(FIXTURES / fixture)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        args += ["--interpreter", PYTHON]
+    proc = sctrace(*args, str(TRACE_FIXTURES / fixture), timeout=60)
     assert proc.returncode == 0, proc.stderr
     return Trace.load(out)
 

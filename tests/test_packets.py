@@ -22,10 +22,8 @@ from sctrace.kernel.pcap import MAGIC_NANOSECONDS
 from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions, Driver
 from sctrace.status import ExitStatus
+from tests.helpers import PYTHON, ROOT, TRACE_FIXTURES, needs
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-TRACE_FIXTURES = ROOT / "fixtures" / "trace"
 TCPDUMP = shutil.which("tcpdump")
 SETPRIV = shutil.which("setpriv")
 NETNS = netns.available()
@@ -41,7 +39,7 @@ def _can_capture() -> bool:
 
 CAPTURE = _can_capture()
 needs_capture = pytest.mark.skipif(not CAPTURE, reason="no CAP_NET_RAW here: a packet socket cannot be opened")
-needs_tcpdump = pytest.mark.skipif(TCPDUMP is None, reason="tcpdump is not installed (scripts/setup.sh installs it)")
+needs_tcpdump = needs("tcpdump", "tcpdump")
 needs_netns = pytest.mark.skipif(not NETNS, reason="this user may not make a network namespace")
 
 
@@ -317,7 +315,7 @@ def test_unwritable_pcap_is_one_line_and_status_73(tmp_path: Path) -> None:
          str(TRACE_FIXTURES / "tcp4_echo.py")],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )
-    assert done.returncode == ExitStatus.CANNOT_WRITE == 73
+    assert done.returncode == ExitStatus.CANNOT_WRITE and ExitStatus.CANNOT_WRITE.value == 73
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("sctrace: error: cannot write the pcap file") and "--pcap" in lines[0]

@@ -24,9 +24,10 @@ from sctrace.compare.pair import BYTES_PER_EVENT, normalize_pair
 from sctrace.kernel.procfs import stat_fields
 from sctrace.model.trace import Event, Trace
 from sctrace.render.compare_json import to_json
+from tests.helpers import PYTHON, ROOT, sctrace
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
+# Every test here uses the traces of many_connections, made once per run (about 12 s).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +39,10 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     paths = []
     for n, program in enumerate(programs):
         path = out / f"{n}-{program}.jsonl"
-        command = [sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(path)]
+        args = ["trace", "--format", "jsonl", "-o", str(path)]
         if program.endswith(".py"):
-            command += ["--interpreter", PYTHON]
-        proc = subprocess.run([*command, f"fixtures/trace/{program}"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120, stdin=subprocess.DEVNULL)
+            args += ["--interpreter", PYTHON]
+        proc = sctrace(*args, f"fixtures/trace/{program}")
         assert proc.returncode == 0, proc.stderr
         paths.append(path)
     return paths
@@ -129,8 +129,8 @@ def _interrupted() -> Trace:
 
 
 def _every_cpu() -> None:
-    """For the command: the CPUs of the machine (a test that traced in this process pinned it to one CPU,
-    as the tracer pins itself, and a child inherits that)."""
+    """For the command: the CPUs of the machine (a test that traced in this process with a pinned tracer
+    may have left it on one CPU, and a child inherits that)."""
     os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 

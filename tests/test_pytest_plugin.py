@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = [ROOT / "fixtures" / "golden" / "pair_echo.py", ROOT / "fixtures" / "golden" / "hostile_bytes.py",
-            ROOT / "fixtures" / "seed" / "server1.py", ROOT / "fixtures" / "seed" / "client1.py"]
+from tests.helpers import GOLDEN, SEED, needs_php
+
+PROGRAMS = [GOLDEN / "pair_echo.py", GOLDEN / "hostile_bytes.py", SEED / "server1.py", SEED / "client1.py"]
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ TWO_CHECKS = """
 """
 
 
+@pytest.mark.slow
 def test_missing_then_written_then_passing(project: Path) -> None:
     proc = pytest_run(project, module=TWO_CHECKS)
     assert proc.returncode == 1, proc.stdout
@@ -91,6 +92,7 @@ def test_missing_then_written_then_passing(project: Path) -> None:
     assert {p: (project / p).stat().st_mtime_ns for p in snapshots(project)} == before
 
 
+@pytest.mark.slow
 def test_mismatch_fails_with_the_side_by_side_difference(project: Path) -> None:
     pytest_run(project, "--sctrace-update", module="def test_pair(sctrace):\n    sctrace.check('pair_echo.py')\n")
     proc = pytest_run(project, module="def test_pair(sctrace):\n    sctrace.check('hostile_bytes.py')\n")
@@ -111,6 +113,7 @@ def test_mismatch_fails_with_the_side_by_side_difference(project: Path) -> None:
     assert pytest_run(project).returncode == 0
 
 
+@pytest.mark.slow
 def test_unused_snapshots_are_reported_and_deleted_by_update(project: Path) -> None:
     module = """
         import pytest
@@ -196,6 +199,7 @@ def test_run_returns_the_trace_value(project: Path) -> None:
     assert snapshots(project) == []
 
 
+@pytest.mark.slow
 def test_names_of_parametrized_and_class_tests(project: Path) -> None:
     module = """
         import pytest
@@ -227,7 +231,7 @@ def test_the_plugin_loads_by_entry_point_and_can_be_disabled(project: Path) -> N
     assert proc.returncode == 1 and "fixture 'sctrace' not found" in proc.stdout
 
 
-@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/setup.sh installs php-cli)")
+@needs_php
 def test_this_projects_own_snapshot(sctrace: Any) -> None:
     # The plugin in this very suite: the snapshot is committed (tests/__sctrace__/test_pytest_plugin/), so it
     # also shows that a golden trace made on one machine matches on another.

@@ -22,46 +22,11 @@ import pytest
 from sctrace.cli.app import run
 from sctrace.golden import golden_file as golden
 from sctrace.model.trace import Event, Header, Trace
-
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "fixtures" / "seed"
-GOLDEN = ROOT / "fixtures" / "golden"
-
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (scripts/setup.sh installs "
-                               "php-cli)")
-
-
-def sctrace(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """sctrace as a real subprocess, from the repository root."""
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL, env=env)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    """The single `sctrace: error: ...` line a failure must print, and nothing like a traceback."""
-    assert "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("sctrace: error: "), proc.stderr
-    return lines[0]
-
-
-def processes_running(name: str) -> list[int]:
-    """Pids of live processes whose command line mentions name (a traced program left behind would show here)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if name.encode() in cmdline and b"pytest" not in cmdline:
-            found.append(int(entry))
-    return found
-
+from tests.helpers import GOLDEN, ROOT, needs_php, needs_strace, one_error_line, processes_running, sctrace
 
 # -- stability -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_php
 def test_record_twice_gives_the_same_bytes_and_check_passes_ten_times(tmp_path: Path) -> None:
     first, second = tmp_path / "a.golden", tmp_path / "b.golden"
@@ -79,6 +44,7 @@ def test_record_twice_gives_the_same_bytes_and_check_passes_ten_times(tmp_path: 
         assert proc.stdout == f"{first}: matches (semantically equivalent: 8 steps)\n"
 
 
+@pytest.mark.slow
 def test_golden_file_has_nothing_that_changes_between_runs(tmp_path: Path) -> None:
     # A Python server stopped by sctrace after the exchange: pids, descriptors, ports, inodes, timings,
     # the interpreter's version and the stop itself must all come out the same each time.
@@ -101,6 +67,7 @@ def test_golden_file_has_nothing_that_changes_between_runs(tmp_path: Path) -> No
     assert processes_running("tcpserver.py") == []
 
 
+@pytest.mark.slow
 def test_threads_that_race_still_give_one_golden_file(tmp_path: Path) -> None:
     # threaded_server.py's client and handler threads run in the scheduler's order: compare numbers
     # processes as they appear, a golden file by what they do, so the file does not depend on the race.
@@ -119,6 +86,7 @@ def test_threads_that_race_still_give_one_golden_file(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout
 
 
+@pytest.mark.slow
 def test_check_without_home_still_matches(tmp_path: Path) -> None:
     # Without HOME, Python's start-up may ask the machine's name service (nscd) for its user: the machine's
     # calls, not the program's, so the golden file leaves them out and they cannot fail a check.
@@ -175,6 +143,7 @@ def test_a_port_to_another_language_checks_against_the_original(tmp_path: Path) 
     assert "an extra getsockname in server1.py" in proc.stdout  # informational: shown, never a failure
 
 
+@pytest.mark.slow
 def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     out = tmp_path / "pair.golden"
     proc = sctrace("record", "fixtures/golden/pair_echo.py", "-o", str(out), "--", "abc")
@@ -192,7 +161,8 @@ def test_arguments_are_kept_and_given_again(tmp_path: Path) -> None:
     assert "different: 2 steps changed" in proc.stdout
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (scripts/test installs it)")
+@pytest.mark.slow
+@needs_strace
 def test_the_strace_backend_records_the_same_golden_file(tmp_path: Path) -> None:
     files = []
     for backend in ("ptrace", "strace"):

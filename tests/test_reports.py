@@ -17,7 +17,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,10 +28,8 @@ from sctrace.model.escape import escape_for_terminal
 from sctrace.render.html_style import CSS
 from sctrace.render.mermaid import mm_text
 from sctrace.status import ExitStatus, SctraceError
+from tests.helpers import PYTHON, ROOT, SEED, needs_php, sctrace
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
-SEED = ROOT / "fixtures" / "seed"
 CHROMIUM = shutil.which("chromium")
 # The flags that work for a root, headless, offline Chromium (/work/.library/env/machines/python.md).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,7 +38,6 @@ needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian's chromium is not installed (apt-get install chromium; scripts/setup.sh installs it when "
            "SCTRACE_BROWSER_TESTS=1)")
-needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (apt-get install php-cli)")
 
 HOSTILE_NAME = 'evil<b onmouseover=alert(3)>\x1b[31m\u202e;#"%%.py'
 # A program that is its own client and server, sending markup, Mermaid syntax, escapes and a bidi override.
@@ -74,11 +70,6 @@ sys.exit(0 if got == PAYLOAD[::-1] else 1)
 REPORT_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b", "span", "div", "ul",
                "li", "table", "colgroup", "col", "thead", "tbody", "tr", "th", "td", "code", "section", "footer"}
 REPORT_ATTRIBUTES = {"lang", "charset", "name", "content", "http-equiv", "class", "title"}
-
-
-def sctrace(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture
@@ -245,7 +236,7 @@ def test_compare_timeline_from_saved_traces_with_states_and_packets(tmp_path: Pa
     comparison = compare(str(left), str(right), level="semantic", drive=DriveOptions())
     for side, path in ((comparison.left, left), (comparison.right, right)):
         if getattr(side, "trace", None) is None:
-            side.trace = Trace.load(path)  # type: ignore[attr-defined]
+            side.trace = Trace.load(path)
     page = compare_page(comparison, summarize(comparison))
     assert_inert_html(page)
     sides = page.split('<section class="side">')
@@ -395,6 +386,7 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_html_report_in_headless_chromium(tmp_path: Path, hostile: Path) -> None:
     report = tmp_path / "report.html"

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,24 +32,16 @@ from sctrace.model.trace import Trace
 from sctrace.peer.driver import DriveOptions
 from sctrace.peer.sides import SideRun, run_sides
 from sctrace.status import ExitStatus, SctraceError
+from tests.helpers import MATRIX, TRACE_FIXTURES, is_subsequence, needs
 
-ROOT = Path(__file__).resolve().parent.parent
-TRACE_FIXTURES = ROOT / "fixtures" / "trace"
-MATRIX = ROOT / "fixtures" / "matrix"
-SEED = ROOT / "fixtures" / "seed"
 NETNS = netns.available()
-
-
-def needs(command: str, package: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(shutil.which(command) is None,
-                              reason=f"{command} is not installed (apt-get install {package})")
 
 
 def socket_calls(trace: Trace) -> list[str]:
     return [ev.name for ev in trace.events if ev.type == "syscall" and ev.name]
 
 
-def calls_named(trace: Trace, name: str) -> list[dict[str, object]]:
+def calls_named(trace: Trace, name: str) -> list[dict[str, Any]]:
     return [ev.args for ev in trace.events if ev.type == "syscall" and ev.name == name]
 
 
@@ -67,11 +59,6 @@ INTERPRETED = [
     pytest.param(".rb", "ruby", ["socket", "setsockopt", "bind", "listen", "socket", "connect", "accept4",
                                  "recvfrom", "write", "close"], marks=needs("ruby", "ruby"), id="ruby"),
 ]
-
-
-def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
-    it = iter(seen)
-    return all(name in it for name in wanted)
 
 
 @pytest.mark.parametrize(("ext", "language", "calls"), INTERPRETED)
@@ -171,7 +158,7 @@ def test_compile_error_is_status_2_with_the_compilers_message(tmp_path: Path, pr
     source.write_text(BROKEN_C)
     with pytest.raises(SctraceError) as caught:
         trace_program(str(source), [], options=TraceOptions(netns=NETNS), timeout=30)
-    assert caught.value.status == ExitStatus.USAGE == 2
+    assert caught.value.status == ExitStatus.USAGE and ExitStatus.USAGE.value == 2
     first, *diagnostics = caught.value.message.splitlines()
     assert first.startswith(f"cannot build {source}: cc failed (status 1); fix the program")
     assert any("undefined_thing" in line and "error" in line for line in diagnostics), diagnostics
@@ -245,7 +232,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_the_build_stops_the_compiler_and_removes_the_directory(
         tmp_path: Path, sig: signal.Signals, status: int) -> None:
     compiler, pidfile = slow_compiler(tmp_path)
@@ -289,10 +276,74 @@ def test_sigkill_during_the_build_still_removes_the_directory(tmp_path: Path) ->
         while build_dirs(tmp) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert build_dirs(tmp) == []
+        compiler_pid = int(pidfile.read_text())
+        deadline = time.monotonic() + 10
+        while alive(compiler_pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not alive(compiler_pid), "the compiler outlived sctrace"
     finally:
         compiler_pid = int(pidfile.read_text())
-        if alive(compiler_pid):  # a detached compiler is not killed with sctrace: it may finish, writing nowhere
+        if alive(compiler_pid):
             os.kill(compiler_pid, signal.SIGKILL)
+
+
+def test_a_compiler_left_running_cannot_write_the_directory_again(tmp_path: Path) -> None:
+    """go build runs for seconds in a session of its own; killed with sctrace, it wrote its binary again into
+    the directory the guard had removed.  The guard now stops the compiler first."""
+    pidfile = tmp_path / "compiler.pid"
+    compiler = tmp_path / "busycc"
+    compiler.write_text(f"#!/bin/sh\necho $$ > {pidfile}\n"
+                        "while true; do mkdir -p \"$(dirname \"$2\")\"; : > \"$2\"; sleep 0.05; done\n")
+    compiler.chmod(0o755)
+    source = tmp_path / "x.c"
+    source.write_text("int main(void) { return 0; }\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "trace", "--interpreter", str(compiler), str(source)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "TMPDIR": str(tmp)})
+    try:
+        wait_for(pidfile)
+        proc.kill()
+        proc.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while (build_dirs(tmp) or alive(int(pidfile.read_text()))) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # longer than the compiler's loop: it would have made the directory again
+        assert build_dirs(tmp) == []
+        assert not alive(int(pidfile.read_text())), "the compiler outlived sctrace"
+    finally:
+        if alive(int(pidfile.read_text())):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_compiler_may_clean_up_and_its_temporary_files_stay_in_the_build_directory(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    """cc writes cc*.s into TMPDIR and removes it on SIGTERM; it was killed with SIGKILL and left the file."""
+    pidfile, cleaned = tmp_path / "compiler.pid", tmp_path / "cleaned"
+    compiler = tmp_path / "tidycc"
+    compiler.write_text(f"#!/bin/sh\ntrap 'rm -f \"$TMPDIR/cc1.s\"; echo \"$TMPDIR\" > {cleaned}; exit 1' TERM\n"
+                        f": > \"$TMPDIR/cc1.s\"\necho $$ > {pidfile}\nsleep 60 &\nwait\n")
+    compiler.chmod(0o755)
+    source = tmp_path / "x.c"
+    source.write_text("int main(void) { return 0; }\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "trace", "--interpreter", str(compiler), str(source)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "TMPDIR": str(tmp)})
+    try:
+        wait_for(pidfile)
+        proc.send_signal(sig)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert cleaned.exists(), "the compiler got no chance to clean up (SIGKILL at once)"
+    assert cleaned.read_text().strip().startswith(str(tmp / "sctrace-build-"))  # its TMPDIR: the build directory
+    assert list(tmp.iterdir()) == []
 
 
 @needs("cc", "gcc")

@@ -16,7 +16,8 @@ AUDIT_ARCH_I386 = 0x40000003
 
 def run_bpf(program: bytes, nr: int, arch: int) -> int:
     """A tiny classic-BPF interpreter for the instructions the filter uses."""
-    insns = [struct.unpack_from("<HBBI", program, i) for i in range(0, len(program), 8)]
+    insns: list[tuple[int, int, int, int]] = [struct.unpack_from("<HBBI", program, i)
+                                              for i in range(0, len(program), 8)]
     data = struct.pack("<iI", nr, arch)
     acc, pc = 0, 0
     while True:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (pip install -e '.[test]')")
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (pip install -e '.[test]')")
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

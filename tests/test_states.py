@@ -25,11 +25,10 @@ import pytest
 from sctrace.kernel.sockdiag import InetDiag
 from sctrace.kernel.tcpstates import NO_TCP_NOTICE, TCP_STATE_NAMES, TcpStates
 from sctrace.model.trace import Event, Trace
+from tests.helpers import ROOT, SEED, TRACE_FIXTURES
 from tests.straceref import INTERPRETERS, NETNS, run_sctrace
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "fixtures" / "trace" / "tcp_states.py"
-SEED = ROOT / "fixtures" / "seed"
+FIXTURE = TRACE_FIXTURES / "tcp_states.py"
 ACTIVE_CLOSE = {"FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"}  # how far the active close got when close returned
 SETPRIV = shutil.which("setpriv")
 UNSHARE = shutil.which("unshare")
@@ -195,6 +194,7 @@ def test_echo_fixtures_in_every_language(name: str, tmp_path: Path) -> None:
     assert missing == [], "every call on a TCP socket has its state"
 
 
+@pytest.mark.slow
 def test_thousands_of_time_wait_sockets(tmp_path: Path) -> None:
     """2,000 connections leave 2,000 TIME_WAIT sockets: questions name their ports, so none waits for them.
 

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +28,15 @@ from sctrace.kernel.procfs import stat_fields
 from sctrace.model.strace_log import LogParser
 from sctrace.model.trace import Event, Trace
 from sctrace.status import ExitStatus
+from tests import helpers
+from tests.helpers import PYTHON, ROOT, SEED, TRACE_FIXTURES, assert_gone, needs_strace, one_error_line
 from tests.in_netns import can_unshare
-from tests.straceref import FIXTURES, assert_same_processes, interpreter_for, per_process, run_sctrace
-from tests.test_agree_strace import FIXTURE_TABLE
-from tests.test_faults import assert_gone
+from tests.straceref import assert_same_processes, interpreter_for, per_process, run_sctrace
+from tests.test_agree_strace import FIXTURE_CASES, FIXTURE_TABLE
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = os.path.realpath(sys.executable)
 STRACE = shutil.which("strace")
-needs_strace = pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/setup.sh installs it)")
-
-
-def sctrace(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sctrace", *args], cwd=ROOT, text=True,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("sctrace: error: "), proc.stderr
-    return lines[0]
+# The runs here are short: a hang shows in a minute.
+sctrace = partial(helpers.sctrace, timeout=60)
 
 
 def write(path: Path, text: str) -> Path:
@@ -64,9 +52,9 @@ NOT_CALL_FOR_CALL: dict[str, str] = {}
 
 
 @needs_strace
-@pytest.mark.parametrize("name", sorted(FIXTURE_TABLE))
+@pytest.mark.parametrize("name", FIXTURE_CASES)
 def test_backends_agree(name: str, tmp_path: Path) -> None:
-    fixture = FIXTURES / name
+    fixture = TRACE_FIXTURES / name
     if interpreter_for(fixture) is None:
         pytest.skip(f"no interpreter for {fixture.suffix} on this machine")
     merge = "merge" in FIXTURE_TABLE[name]
@@ -89,7 +77,7 @@ def process_shape(trace: Trace) -> list[tuple[str, ...]]:
     named: the events are compared as a multiset (how many forks of each kind,
     which executables, which exit codes).
     """
-    shape = []
+    shape: list[tuple[str, ...]] = []
     for ev in trace.events:
         if ev.type == "fork":
             shape.append(("fork", ev.info["call"], str(ev.info["thread"])))
@@ -185,7 +173,7 @@ def test_sctrace_killed_leaves_no_traced_process(tmp_path: Path) -> None:
 
 @needs_strace
 def test_without_seccomp_filter(tmp_path: Path) -> None:
-    fixture = FIXTURES / "tcp4_echo.py"
+    fixture = TRACE_FIXTURES / "tcp4_echo.py"
     fast, _ = run_sctrace(fixture, tmp_path / "a.jsonl", "--backend", "strace")
     slow, status = run_sctrace(fixture, tmp_path / "b.jsonl", "--backend", "strace", "--no-seccomp")
     assert status == 0 and (fast.header.seccomp, slow.header.seccomp) == (True, False)
@@ -194,7 +182,7 @@ def test_without_seccomp_filter(tmp_path: Path) -> None:
 
 @needs_strace
 def test_syscall_filter_and_all(tmp_path: Path) -> None:
-    fixture = str(FIXTURES / "tcp4_echo.py")
+    fixture = str(TRACE_FIXTURES / "tcp4_echo.py")
     proc = sctrace("trace", "--backend", "strace", "-e", "connect,accept4", "--format", "jsonl", "-o", "-",
                    "--interpreter", PYTHON, fixture)
     assert proc.returncode == 0, proc.stderr
@@ -465,7 +453,6 @@ def test_unreadable_strace_output_is_one_error_and_kills_the_program(tmp_path: P
 # ---------------------------------------------------------------------------
 # Driven runs (compare): a server under strace gets its client; a client cannot be held at connect.
 
-SEED = ROOT / "fixtures" / "seed"
 needs_netns = pytest.mark.skipif(not can_unshare(), reason="no network namespace may be made here "
                                  "(the seed programs use the fixed port 1234)")
 

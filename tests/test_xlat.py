@@ -15,10 +15,8 @@ from pathlib import Path
 import pytest
 
 from sctrace.model import xlat
+from tests.helpers import ROOT
 from tests.realstrace import run_strace
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 CALL = re.compile(r"^(\w+)\((.*)\)\s+= (.*?)( \(INJECTED\))?$")
 STRACE_UNKNOWN = re.compile(r"(0x[0-9a-f]+|0) /\* (\w+\?\?+) \*/")
@@ -245,7 +243,7 @@ def test_named_constants_agree_with_tables() -> None:
 def test_generated_block_matches_headers() -> None:
     if not Path("/usr/include/linux/socket.h").exists():
         pytest.skip("kernel headers are not installed (/usr/include/linux/socket.h)")
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_xlat.py"), "--check"],
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_xlat.py"), "--check"],
                           capture_output=True, text=True, check=False)
     if proc.returncode == 2:
         pytest.skip(f"headers incomplete for the generator: {proc.stderr.strip()}")

@@ -19,7 +19,7 @@ from sctrace.backends.ptrace.tracer import Interrupted, LaunchError, Observer, O
 from sctrace.backends.recording import Recorder, TraceResult, make_header
 from sctrace.launch.runners import Launch, resolve
 from sctrace.model.trace import Event, Header, Renderer, Trace
-from sctrace.status import ExitStatus, SctraceError
+from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError
 
 if TYPE_CHECKING:
 
@@ -28,14 +28,14 @@ if TYPE_CHECKING:
 
 @contextmanager
 def _stop_on_signals(timeout: float | None) -> Iterator[None]:
-    """SIGINT, SIGTERM and the --timeout alarm interrupt the tracer's loop."""
+    """SIGINT, SIGTERM, SIGHUP and the --timeout alarm interrupt the tracer's loop."""
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGALRM:
             raise Interrupted("timeout", ExitStatus.TIMEOUT)
         raise Interrupted(signal.Signals(signum).name, 128 + signum)
 
-    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    watched = (*STOP_SIGNALS, signal.SIGALRM)
     previous = {sig: signal.signal(sig, on_signal) for sig in watched}
     if timeout:
         signal.setitimer(signal.ITIMER_REAL, timeout)

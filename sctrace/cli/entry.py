@@ -14,13 +14,20 @@ give the same values and that this table names every option of the typer
 command.
 """
 
-from __future__ import annotations
+# Ctrl-C while this module's imports run kills the process as it would kill any C program (status 130 in the
+# shell), rather than print a traceback; main() then catches it from its first line on.  The C module _signal,
+# not signal: importing signal builds its enums, long enough for a Ctrl-C to land in it.  For the same reason
+# this module has no `from __future__ import annotations`, which imports a module too.
+import _signal  # type: ignore[import-not-found,unused-ignore]
 
-import os
-import sys
-from typing import Any
+_SIGINT_BEFORE = _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
 
-from sctrace.cli.trace_command import BACKENDS, TRACE_FORMATS
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+from sctrace.cli.trace_command import BACKENDS, TRACE_FORMATS  # noqa: E402
+from sctrace.status import ExitStatus, exit_quietly_on_closed_pipe, report  # noqa: E402
 
 # dest -> (option names, kind): "flag" takes no value; the others take one.
 TRACE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -102,7 +109,14 @@ def parse_trace(argv: list[str]) -> dict[str, Any] | None:
 
 
 def main() -> None:
-    argv = sys.argv[1:]
+    try:
+        status = _run(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C at any moment, even while typer is imported: 130, no traceback
+        status = ExitStatus.INTERRUPTED
+    _exit(status)
+
+
+def _run(argv: list[str]) -> int:
     parsed = parse_trace(argv)
     if parsed is None:
         from sctrace.cli.app import run as full_cli
@@ -110,7 +124,6 @@ def main() -> None:
         status = full_cli(argv)
     else:
         from sctrace.cli.trace_command import run_trace
-        from sctrace.status import report
 
         own = ["--traceback"] if parsed.pop("traceback", False) else []  # sctrace's own options, not the program's
         program, args = parsed.pop("program"), parsed.pop("args")
@@ -118,6 +131,10 @@ def main() -> None:
             status = run_trace(program, args, **parsed)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence, as in cli.run
             status = report(exc, own)
+    return status
+
+
+def _exit(status: int) -> None:
     # Everything is written and closed, every traced process reaped, every temporary directory removed (each
     # command does that itself, whatever happens): tearing the interpreter down (some 20 ms of freeing
     # modules, and for compare the objects it keeps for this, sctrace.cli.app._KEPT_UNTIL_EXIT) would only delay
@@ -125,6 +142,15 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except BrokenPipeError:
+            status = ExitStatus.PIPE_CLOSED
+        except OSError as exc:  # a full disk refused the last of the output
+            if stream is sys.stdout:
+                status = report(exc, [])
+        except ValueError:  # closed
             pass
+    exit_quietly_on_closed_pipe(status)
     os._exit(status)
+
+
+_signal.signal(_signal.SIGINT, _SIGINT_BEFORE)  # a library caller of this module keeps its own Ctrl-C

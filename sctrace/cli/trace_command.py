@@ -8,6 +8,7 @@ check_writable, parse_syscall_list).  Nothing here imports typer or click.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from typing import IO
@@ -36,14 +37,20 @@ def parse_syscall_list(text: str | None, all_syscalls: bool) -> frozenset[str] |
     return names
 
 
-def open_output(path: str | os.PathLike[str] | None) -> IO[str]:
-    """The trace goes to stderr like strace's, so the program's own stdout stays its own."""
+def open_output(path: str | os.PathLike[str] | None, each_line: bool = False) -> IO[str]:
+    """The trace goes to stderr like strace's, so the program's own stdout stays its own.
+
+    each_line: write each line as it is complete (a streamed trace), so that whatever ends sctrace, even
+    SIGKILL, every event it had written out is in the file, as with strace.
+    """
     if path is None:
-        return sys.stderr
+        return sys.stderr  # line-buffered already
     if str(path) == "-":
+        if each_line and isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(line_buffering=True)
         return sys.stdout
     try:
-        return open(path, "w", encoding="utf-8")
+        return open(path, "w", encoding="utf-8", buffering=1 if each_line else -1)
     except OSError as exc:
         raise SctraceError(f"cannot write {path}: {exc.strerror}; choose another -o FILE",
                            ExitStatus.CANNOT_WRITE) from None
@@ -82,7 +89,7 @@ def run_trace(program: str, args: list[str], *, format: str = "text", output: st
     options = TraceOptions(string_limit, parse_syscall_list(syscall_list, all_syscalls), all_syscalls,
                            use_seccomp=not no_seccomp, pin_cpu=not no_pin, states=states,
                            packets=packets, pcap=pcap, netns=packets or pcap is not None)
-    out = open_output(output)
+    out = open_output(output, each_line=True)
     try:
         result = trace_program(program, args, options=options, renderer=RENDERERS[format](out),
                                interpreter=interpreter, timeout=timeout, want_version=format in _VERSIONED_FORMATS,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sctrace.compare.model import Comparison, Side, Step
-from sctrace.model.trace import Event, Header, Trace
+from sctrace.model.trace import Event, Header, Trace, loads_strict
 from sctrace.peer.driver import DriveOptions
 from sctrace.status import ExitStatus, SctraceError
 
@@ -280,10 +280,12 @@ def _first_line(line: str, source: str) -> str:
 
 def _json(text: str, number: int, source: str) -> Any:
     try:
-        return json.loads(text)
+        return loads_strict(text)
     except json.JSONDecodeError as exc:
         raise GoldenFormatError(source, number, f"bad JSON ({exc.msg} at column {exc.colno}); "
                                 "the file is corrupt (record it again)") from None
+    except ValueError as exc:
+        raise GoldenFormatError(source, number, f"{exc}; the file is corrupt (record it again)") from None
 
 
 def _step(proc: str, text: str, data: Any, number: int, source: str) -> GoldenStep:

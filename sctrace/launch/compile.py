@@ -20,13 +20,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
 from sctrace.launch.runners import Launch
 from sctrace.model.escape import escape_for_terminal
-from sctrace.status import ExitStatus, SctraceError
+from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError
 
 # How each compiled language is built: (compiler, source, binary) -> argv.  The compiler is the Runner's
 # interpreter (sctrace/launch/runners.py), or --interpreter.
@@ -91,7 +92,7 @@ def _stoppable() -> Iterator[_Stop]:
     """SIGINT and SIGTERM during the build raise _Stopped once armed, so the compiler is killed and the
     directory removed."""
     stop = _Stop()
-    watched = (signal.SIGINT, signal.SIGTERM)
+    watched = STOP_SIGNALS
     try:
         previous = {sig: signal.signal(sig, stop.on_signal) for sig in watched}
     except ValueError:  # not the main thread: signals stay as they are
@@ -105,13 +106,15 @@ def _stoppable() -> Iterator[_Stop]:
 
 
 class _RemovalGuard:
-    """A process that removes ``directory`` once this one has closed its pipe or died, whichever comes first.
+    """A process that stops the compiler and removes ``directory`` once this one has closed its pipe or died.
 
     sctrace may be killed by SIGKILL (a parent's clean-up, the OOM killer), which
     no finally clause survives.  The guard is a grandchild in a session of its
     own (so the terminal's Ctrl-C does not reach it), holding only the read end
     of a pipe; the write end is close-on-exec, so the traced program does not
-    keep it open.
+    keep it open.  sctrace writes the compiler's process group to the pipe when
+    it starts one: a compiler left running (go build runs for seconds) would
+    write its binary into the directory again after it was removed.
     """
 
     def __init__(self, directory: str) -> None:
@@ -123,16 +126,53 @@ class _RemovalGuard:
                     os.setsid()
                     os.closerange(0, read_end)
                     os.closerange(read_end + 1, os.sysconf("SC_OPEN_MAX"))
-                    while os.read(read_end, 64):
-                        pass
+                    told = b""
+                    while chunk := os.read(read_end, 64):
+                        told += chunk
+                    running: set[int] = set()
+                    for word in told.split():  # "+GROUP" started, "-GROUP" ended
+                        (running.add if word[:1] == b"+" else running.discard)(int(word[1:]))
+                    for group in running:
+                        stop_group(group)
                     shutil.rmtree(directory, ignore_errors=True)
             finally:
                 os._exit(0)
         os.close(read_end)
         os.waitpid(pid, 0)
 
+    def watch(self, group: int, running: bool = True) -> None:
+        """Stop this process group too, should sctrace die before it ends (running=False: it has ended).
+
+        The guard must know that a group ended: its number could later be another program's.
+        """
+        os.write(self.write_end, b"%c%d\n" % (b"+" if running else b"-", group))
+
     def release(self) -> None:
         os.close(self.write_end)
+
+
+GRACE = 2.0  # seconds a compiler has after SIGTERM to remove its temporary files and end
+
+
+def stop_group(group: int, reap: Callable[[], object] | None = None) -> None:
+    """SIGTERM to the process group (so compilers remove their temporary files), then SIGKILL what is left.
+
+    reap: waits for the group's leader where this process is its parent; elsewhere the group is polled.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + GRACE
+        while time.monotonic() < deadline:
+            if reap is not None:
+                reap()
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
 
 
 @contextmanager
@@ -146,33 +186,43 @@ def built(launch: Launch) -> Iterator[Launch]:
     try:
         name = os.path.splitext(os.path.basename(launch.program))[0] or "program"
         binary = os.path.join(directory, name)
-        compile_program(launch, binary, directory)
+        compile_program(launch, binary, directory, guard.watch)
         yield dataclasses.replace(launch, argv=[binary, *launch.argv[1:]], path=binary, compiled=False)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         guard.release()
 
 
-def compile_program(launch: Launch, binary: str, directory: str) -> None:
-    """Build launch.program into binary; a compile error becomes an SctraceError with the diagnostics."""
+def compile_program(launch: Launch, binary: str, directory: str,
+                    watch: Callable[[int, bool], None] | None = None) -> None:
+    """Build launch.program into binary; a compile error becomes an SctraceError with the diagnostics.
+
+    The compiler's temporary files go into directory too (TMPDIR), so nothing of the build outlives it;
+    watch is told the compiler's process group as soon as it runs.
+    """
     language = launch.language or ""
     compiler = launch.interpreter
     if compiler is None or language not in BUILD_COMMANDS:
         raise SctraceError(f"{launch.program}: sctrace does not know how to build {language or 'it'}",
                            ExitStatus.NO_PROGRAM)
     command = BUILD_COMMANDS[language](compiler, launch.program, binary)
-    env = BUILD_ENVIRONMENTS[language](directory) if language in BUILD_ENVIRONMENTS else None
+    env = BUILD_ENVIRONMENTS[language](directory) if language in BUILD_ENVIRONMENTS else dict(os.environ)
+    env["TMPDIR"] = directory  # cc's cc*.s, go's go-build*: removed with the directory whatever happens
     shown = os.path.basename(compiler)
     try:
         with _stoppable() as stop:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
             try:
+                if watch is not None:
+                    watch(proc.pid, True)
                 stop.arm()
                 output, _ = proc.communicate()
             finally:
                 if proc.poll() is None:
                     _kill_group(proc)
+                if watch is not None:
+                    watch(proc.pid, False)
     except OSError as exc:
         raise SctraceError(f"cannot run {compiler} to build {launch.program}: {exc.strerror}; "
                            "check the compiler (--interpreter PATH)", ExitStatus.NO_INTERPRETER) from None
@@ -191,10 +241,7 @@ def compile_program(launch: Launch, binary: str, directory: str) -> None:
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """The compiler and everything it started (cc1, as, ld; go's compile and link)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    stop_group(proc.pid, proc.poll)
     proc.wait()
 
 

@@ -85,12 +85,27 @@ def _is_executable_file(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def _why_not_found(program: str) -> str:
+    """What is wrong with a path that os.path.exists says is not there: often it is, but cannot be reached."""
+    import errno
+
+    try:
+        os.stat(program)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return (f"the path is longer than the system allows ({os.pathconf('/', 'PC_PATH_MAX')} bytes, or "
+                    f"{os.pathconf('/', 'PC_NAME_MAX')} for one name); cd nearer to it and give a shorter path")
+        if exc.errno in (errno.EACCES, errno.ELOOP, errno.ENOTDIR):
+            return f"cannot reach it ({exc.strerror}); check the path and its directories' permissions"
+    return "no such file or command; check the path"
+
+
 def resolve(program: str, args: list[str], interpreter: str | None = None) -> Launch:
     """Decide how to run ``program``; raise SctraceError with advice when we cannot."""
     if not os.path.exists(program):
         found = which(program) if os.sep not in program else None
         if found is None:
-            raise SctraceError(f"{program}: no such file or command; check the path", ExitStatus.NO_PROGRAM)
+            raise SctraceError(f"{program}: {_why_not_found(program)}", ExitStatus.NO_PROGRAM)
         return Launch([program, *args], found, program, None, None)
     if os.path.isdir(program):
         raise SctraceError(f"{program} is a directory; give a program file", ExitStatus.NO_PROGRAM)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -40,6 +41,39 @@ class TraceFormatError(ValueError):
         self.source = source
         self.line = line
         self.reason = reason
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a trace holds")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # inf (1e400 becomes it) and nan
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
+def loads_strict(text: str) -> Any:
+    """json.loads for files sctrace reads: ValueError, never another exception, for what a trace cannot hold.
+
+    NaN and Infinity are not JSON, and a number too large for a float (1e400) or
+    with more digits than Python converts, or nesting too deep to decode, is
+    no value sctrace ever writes: each is a ValueError that says which.
+    """
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("values nested too deeply") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        if "digits" in str(exc):  # int(): "Exceeds the limit (4300 digits) for integer string conversion..."
+            raise ValueError(f"a number with more than {sys.get_int_max_str_digits()} digits") from None
+        raise
+
+
+_HEADER_TEXT = ("program", "language", "interpreter", "interpreter_version", "backend", "started", "sctrace_version")
 
 
 @dataclass
@@ -84,7 +118,24 @@ class Header:
         }
         kwargs = {k: d[k] for k in known if k in d}
         extra = {k: v for k, v in d.items() if k not in known and k not in ("type", "schema")}
+        _check_header(kwargs)
         return cls(**kwargs, extra=extra)
+
+
+def _check_header(values: dict[str, Any]) -> None:
+    """TypeError naming the first field of a header that has the wrong type."""
+    argv = values.get("argv")
+    if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
+        raise TypeError("argv must be a list of strings")
+    for key in _HEADER_TEXT:
+        if key in values and values[key] is not None and not isinstance(values[key], str):
+            raise TypeError(f"{key} must be a string")
+    for key in ("seccomp", "all_syscalls"):
+        if key in values and not isinstance(values[key], bool):
+            raise TypeError(f"{key} must be true or false")
+    limit = values.get("string_limit", 0)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise TypeError("string_limit must be a whole number")
 
 
 @dataclass
@@ -137,28 +188,13 @@ class Event:
     def from_json(cls, d: dict[str, Any]) -> Event:
         kind = d["type"]
         if kind == "syscall":
-            return cls(
-                type=kind,
-                seq=int(d["seq"]),
-                pid=int(d["pid"]),
-                t=float(d.get("t", 0.0)),
-                name=str(d["name"]),
-                args=dict(d.get("args") or {}),
-                ret=None if d.get("ret") is None else int(d["ret"]),
-                errno=d.get("errno"),
-                fd=d.get("fd"),
-                endpoint=d.get("endpoint"),
-                ret_endpoint=d.get("ret_endpoint"),
-                info={k: v for k, v in d.items() if k not in _SYSCALL_KEYS},
-            )
+            return _event({**d, "args": dict(d.get("args") or {})}, {})
         base = {"type", "seq", "pid", "t"}
-        return cls(
-            type=kind,
-            seq=int(d["seq"]),
-            pid=int(d["pid"]),
-            t=float(d.get("t", 0.0)),
-            info={k: v for k, v in d.items() if k not in base},
-        )
+        t = float(d.get("t", 0.0))
+        if t - t != 0:
+            raise ValueError("t must be a finite number")
+        return cls(type=kind, seq=int(d["seq"]), pid=int(d["pid"]), t=t,
+                   info={k: v for k, v in d.items() if k not in base})
 
     @property
     def is_syscall(self) -> bool:
@@ -222,8 +258,8 @@ class Trace:
                     if obj["type"] != "header":
                         raise TraceFormatError(source, lineno, "the first record is not a header")
                     schema = obj.get("schema")
-                    if not isinstance(schema, int):
-                        raise TraceFormatError(source, lineno, "the header has no schema number")
+                    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+                        raise TraceFormatError(source, lineno, "the header has no schema number (1 or more)")
                     if schema > SCHEMA:
                         raise TraceFormatError(
                             source, lineno,
@@ -231,7 +267,10 @@ class Trace:
                         )
                     if not isinstance(obj.get("argv"), list):
                         raise TraceFormatError(source, lineno, "the header has no argv (the program's command line)")
-                    header = Header.from_json(obj)
+                    try:
+                        header = Header.from_json(obj)
+                    except TypeError as exc:
+                        raise TraceFormatError(source, lineno, f"bad header ({exc})") from None
                     continue
                 try:
                     events.append(_event(obj, strings))
@@ -256,12 +295,14 @@ class Renderer(Protocol):
 
 
 def _event(d: dict[str, Any], strings: dict[str, str]) -> Event:
-    """Event.from_json(d), for a record just decoded that nothing else holds: the same Event, made faster.
+    """The Event a syscall record stands for (Event.from_json calls it too, with a copy of the args).
 
-    Its args dict is taken rather than copied, values that already have the
-    type from_json converts to are not converted again, and equal strings
-    that many events repeat (name, errno, endpoints) are made one (strings).
-    Checks and their order, and so the errors, are from_json's.
+    Made for speed, as a trace holds 100,000s of records: the args dict is
+    taken rather than copied, values that already have their type are not
+    converted again, and equal strings that many events repeat (name, errno,
+    endpoints) are made one (strings).  A field of the wrong type is a
+    TypeError or ValueError that names it; the loader turns it into a
+    TraceFormatError with the line.
     """
     if d["type"] != "syscall":
         return Event.from_json(d)  # process events: few
@@ -270,8 +311,12 @@ def _event(d: dict[str, Any], strings: dict[str, str]) -> Event:
     pid = pid if type(pid) is int else int(pid)
     t = d.get("t", 0.0)
     t = t if type(t) is float else float(t)
+    if t - t != 0:
+        raise ValueError("t must be a finite number")
     name = d["name"]
-    name = strings.setdefault(name, name) if type(name) is str else str(name)
+    if type(name) is not str:
+        raise TypeError("name must be a string")
+    name = strings.setdefault(name, name)
     args = d.get("args") or {}
     if type(args) is not dict:
         args = dict(args)
@@ -280,12 +325,21 @@ def _event(d: dict[str, Any], strings: dict[str, str]) -> Event:
     errno, endpoint, ret_endpoint = d.get("errno"), d.get("endpoint"), d.get("ret_endpoint")
     if type(errno) is str:
         errno = strings.setdefault(errno, errno)
+    elif errno is not None:
+        raise TypeError("errno must be a string")
     if type(endpoint) is str:
         endpoint = strings.setdefault(endpoint, endpoint)
+    elif endpoint is not None:
+        raise TypeError("endpoint must be a string")
     if type(ret_endpoint) is str:
         ret_endpoint = strings.setdefault(ret_endpoint, ret_endpoint)
+    elif ret_endpoint is not None:
+        raise TypeError("ret_endpoint must be a string")
+    fd = d.get("fd")
+    if fd is not None and type(fd) is not int:
+        raise TypeError("fd must be a whole number")
     info = {} if d.keys() <= _SYSCALL_KEYS else {k: v for k, v in d.items() if k not in _SYSCALL_KEYS}
-    return Event("syscall", seq, pid, t, name, args, ret, errno, d.get("fd"), endpoint, ret_endpoint, info)
+    return Event("syscall", seq, pid, t, name, args, ret, errno, fd, endpoint, ret_endpoint, info)
 
 
 class _Records:
@@ -320,8 +374,8 @@ class _Records:
             values: Any = None
             if numbered:
                 try:
-                    values = json.loads("[" + separator.join([line for _, line in numbered]) + "]")
-                except (ValueError, TypeError, RecursionError):  # not JSON, not text, too deep: line by line
+                    values = loads_strict("[" + separator.join([line for _, line in numbered]) + "]")
+                except (ValueError, TypeError):  # not JSON, not text, too deep, too large: line by line
                     values = None
             if isinstance(values, list) and len(values) == 2 * len(numbered) - 1 \
                     and values[1::2] == [marker] * (len(numbered) - 1):
@@ -329,9 +383,11 @@ class _Records:
                 continue
             for n, line in numbered:  # one at a time: a record before a line that is not JSON is checked first
                 try:
-                    value = json.loads(line)
+                    value = loads_strict(line)
                 except json.JSONDecodeError as exc:
                     raise TraceFormatError(self.source, n, f"not JSON ({exc.msg})") from None
+                except ValueError as exc:
+                    raise TraceFormatError(self.source, n, f"not a value sctrace reads ({exc})") from None
                 yield [(n, value)]
 
 

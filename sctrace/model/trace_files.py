@@ -31,8 +31,11 @@ def sniff_trace_file(path: str | Path) -> str | None:
         return None
     if not head or not head[-1].strip():
         return "empty"
-    if head[-1].lstrip().startswith("{"):
+    first = head[-1].lstrip()
+    if first.startswith("{"):
         return "jsonl"
+    if first.startswith("[") and str(path).lower().endswith((".jsonl", ".json")):
+        return "jsonl"  # JSON, but not a record: a bad trace (loading says so), never a program to run
     return "strace" if looks_like_strace_log(head) else None
 
 

@@ -29,8 +29,10 @@ from sctrace.backends.ptrace import seccomp
 from sctrace.backends.ptrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.backends.ptrace.fdtable import Prober, Socket, SocketTable
 from sctrace.kernel import netns
+from sctrace.kernel.parent_death import die_with_parent, stop_dying_with_parent
 from sctrace.model import syscalls
 from sctrace.model.trace import STATE_EVENT, Event
+from sctrace.status import STOP_SIGNALS
 
 if TYPE_CHECKING:
     from sctrace.kernel.tcpstates import TcpStates
@@ -54,8 +56,11 @@ class TraceOptions:
     report: frozenset[str] | None = None  # names to report (None: the socket set, or all)
     all_syscalls: bool = False
     use_seccomp: bool = True
-    pin_cpu: bool = True  # tracer and tracees on one CPU: a stop costs 2-3x less
-    cpu: int | None = None  # which CPU to pin to (default: the first allowed)
+    # Tracer and tracees on one CPU: a stop costs 2-3x less, but the program's threads no longer run in
+    # parallel.  Off by default: the pin is set on the caller's own thread and stays after the trace, which a
+    # library caller does not expect.  `sctrace trace` asks for it (unless --no-pin).
+    pin_cpu: bool = False
+    cpu: int | None = None  # pin to this CPU (also without pin_cpu); pin_cpu alone takes the first allowed
     netns: bool = False  # run the program in a new network namespace holding only loopback
     states: bool = False  # --states: each TCP call's event carries the kernel's state (tcpstates.py)
     packets: bool = False  # --packets: the program's loopback traffic as "packet" events (packets.py)
@@ -155,15 +160,18 @@ class Tracer:
 
     # -- start --------------------------------------------------------------
 
-    def _child(self, wfd: int, program: bytes | None, shared: mmap.mmap) -> None:
+    def _child(self, wfd: int, program: bytes | None, shared: mmap.mmap, parent: int) -> None:
         """In the forked child: become traceable, install the filter, stop, exec.
 
         Once the filter is in, every call it traces fails with ENOSYS until the
         parent has set PTRACE_O_TRACESECCOMP, so the filter's fate is told
-        through shared memory (no system call), not through the pipe.
+        through shared memory (no system call), not through the pipe.  Until the
+        parent has set PTRACE_O_EXITKILL (after the stop), the child dies with
+        the parent by the parent-death signal.
         """
         try:
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+            die_with_parent(parent)
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM, *STOP_SIGNALS):
                 signal.signal(sig, signal.SIG_DFL)
             if self.opts.netns:
                 shared[4:8] = netns.enter_new().to_bytes(4, "little")
@@ -176,6 +184,7 @@ class Tracer:
                 err = seccomp.install(program)
                 shared[0:4] = (err if err else 0x53).to_bytes(4, "little")  # 0x53: "S", installed
             os.kill(os.getpid(), signal.SIGSTOP)
+            stop_dying_with_parent()  # EXITKILL is set now; the program runs as it would untraced
             os.execv(self.path, self.argv)
         except OSError as exc:
             os.write(wfd, f"E{exc.errno}".encode())
@@ -189,14 +198,15 @@ class Tracer:
         else:
             program = None
         _become_subreaper()
-        if self.opts.pin_cpu:
+        if self.opts.pin_cpu or self.opts.cpu is not None:
             _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         shared = mmap.mmap(-1, 8)
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(rfd)
-            self._child(wfd, program, shared)
+            self._child(wfd, program, shared, parent)
         os.close(wfd)
         self.main_pid = pid
         try:

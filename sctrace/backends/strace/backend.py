@@ -58,7 +58,7 @@ from sctrace.launch.runners import Launch
 from sctrace.model import syscalls
 from sctrace.model.strace_log import LogParser
 from sctrace.model.trace import Event, Header, Renderer, Trace, TraceFormatError
-from sctrace.status import ExitStatus, SctraceError
+from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError
 
 if TYPE_CHECKING:
     from sctrace.backends.ptrace.tracer import Observer, TraceOptions
@@ -108,7 +108,7 @@ def _spawn(cmd: list[str], trace_w: int, diag_fd: int, new_netns: bool = False) 
     pid = os.fork()
     if pid == 0:
         try:
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGALRM, *STOP_SIGNALS):
                 signal.signal(sig, signal.SIG_DFL)
             high = [os.dup(fd) for fd in (diag_fd, stderr_copy, trace_w)]  # above 2..4 before moving them
             for target, fd in zip((2, _STDERR_FD, _TRACE_FD), high, strict=True):
@@ -184,7 +184,7 @@ def _signals_as_flag(timeout: float | None) -> Iterator[tuple[list[tuple[str, in
 
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     previous_wakeup = signal.set_wakeup_fd(wake_w)
-    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+    watched = (*STOP_SIGNALS, signal.SIGALRM)
     previous = {sig: signal.signal(sig, on_signal) for sig in watched}
     if timeout:
         signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -279,7 +279,7 @@ class Guard:
         if self.pid == 0:
             try:
                 os.close(self.w)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
+                for sig in (*STOP_SIGNALS, signal.SIGALRM):
                     signal.signal(sig, signal.SIG_IGN)  # only sctrace's death moves it
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 if os.read(r, 1) != b"d":
