@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -221,21 +222,31 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
                     sys.stdout.flush()
                     os._exit(code)
             workers[pid] = out
+            if not netns:
+                # Without namespaces the sides share the host's loopback, where two servers of one fixed
+                # port would collide: one side at a time.
+                _reap(pid)
         for pid in list(workers):
-            os.waitpid(pid, 0)
+            _reap(pid)
         runs = []
+        peer = drive.client if drive.client is not None else drive.server
         for i, program in enumerate(programs):
             out = os.path.join(tmp, f"side{i}")
+            trace = Trace.load(out + ".jsonl") if os.path.exists(out + ".jsonl") else None
+            if not netns:  # first: a collision on the shared loopback explains the errors that follow from it
+                for who, its_trace in ((program, trace), (peer, _peer_trace(out))):
+                    if who is not None and its_trace is not None:
+                        _no_outside_collision(who, its_trace)
             if os.path.exists(out + ".error"):
                 err = json.loads(Path(out + ".error").read_text())
                 raise SctraceError(f"{program}: {err['message']}", err["status"])
             report = json.loads(Path(out + ".json").read_text())
             if report["exchange"]["error"]:
                 raise SctraceError(f"{program}: {report['exchange']['error']}", ExitStatus.USAGE)
-            run = SideRun(Trace.load(out + ".jsonl"), report["status"], report["exchange"], report["notices"])
+            assert trace is not None  # the worker wrote it before its report
+            run = SideRun(trace, report["status"], report["exchange"], report["notices"])
             if run.status != 0 and not run.exchange.get("stopped"):
                 run.stderr = Path(out + ".stderr").read_bytes()
-            peer = drive.client if drive.client is not None else drive.server
             if os.path.exists(out + ".peer.error"):
                 err = json.loads(Path(out + ".peer.error").read_text())
                 raise SctraceError(f"{peer}: {err['message']}", err["status"])
@@ -257,6 +268,59 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
         for name in os.listdir(tmp):
             os.unlink(os.path.join(tmp, name))
         os.rmdir(tmp)
+
+
+def _peer_trace(out: str) -> Trace | None:
+    path = out + ".peer.jsonl"
+    return Trace.load(path) if os.path.exists(path) else None
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped already
+        pass
+
+
+# The local port of an inet endpoint as the backends write it: TCP:[127.0.0.1:1234], TCPv6:[[::1]:1234->...].
+_LOCAL_PORT = re.compile(r"^[\w-]+:\[(?:\[[^\]]*\]|[^\[\]:]*):(\d+)(?:\]|->)")
+
+
+def _no_outside_collision(program: str, trace: Trace) -> None:
+    """SctraceError (status 2) when a side run on the host's loopback met an address in use there.
+
+    On the shared loopback, a bind or listen that fails with EADDRINUSE says nothing about the program:
+    in a namespace of its own it would have succeeded.  The port is held by another program on the
+    machine, or by a connection of the side run before it, left in TIME_WAIT for a minute (the seed
+    server closes first).  Comparing such a run would show a difference the programs do not have.
+    A bind to a port that one of the program's own sockets held before it is the program's own doing
+    (fixtures/trace/addrinuse.*), and is left to the comparison.
+    """
+    held: set[str] = set()
+    for ev in trace.events:
+        if ev.type != "syscall":
+            continue
+        if ev.errno == "EADDRINUSE" and ev.name in ("bind", "listen"):
+            addr = ev.args.get("addr") if ev.name == "bind" else None
+            if isinstance(addr, dict) and addr.get("family") not in ("AF_INET", "AF_INET6"):
+                continue  # a UNIX socket's address: a file or an abstract name, no loopback port
+            port = str(addr.get("port")) if isinstance(addr, dict) else _local_port(ev.endpoint)
+            if port not in held:
+                where = f"port {port}" if port not in (None, "0") else "a port"
+                raise SctraceError(
+                    f"{program}: {ev.name} failed with EADDRINUSE: {where} is in use on this machine's loopback "
+                    "(another program, or a connection of the side run before it in TIME_WAIT), which the "
+                    "programs share because no network namespace may be made here; run as root, or allow "
+                    "unprivileged user namespaces (README, \"Without root\")", ExitStatus.USAGE)
+        for endpoint in (ev.endpoint, ev.ret_endpoint):
+            port = _local_port(endpoint)
+            if port is not None:
+                held.add(port)
+
+
+def _local_port(endpoint: str | None) -> str | None:
+    match = _LOCAL_PORT.match(endpoint) if endpoint else None
+    return match.group(1) if match else None
 
 
 def merge_peer(trace: Trace, peer: Trace, offset: float, ended: dict[str, Any]) -> None:
