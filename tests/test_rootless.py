@@ -298,6 +298,31 @@ def test_trace_states_packets_and_pcap_as_nobody(namespaces: Setup) -> None:
     assert len(frames) == len([e for e in events if e["type"] == "packet"])
 
 
+# Prints what the program is in its namespaces: ids, capabilities, maps, and whether it is the host's loopback.
+WHOAMI = """import os
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+print(os.getuid(), os.getgid(), int(status["CapEff"], 16), int(status["CapPrm"], 16))
+print(" ".join(open("/proc/self/uid_map").read().split()), "/", " ".join(open("/proc/self/gid_map").read().split()))
+print(open("/proc/self/setgroups").read().strip(), os.path.exists(os.path.expanduser("~")))
+print(os.readlink("/proc/self/ns/net"))
+"""
+
+
+def test_the_program_runs_as_itself_and_the_tracer_holds_the_capabilities(namespaces: Setup) -> None:
+    """--packets puts the program in a namespace: it keeps nobody's ids, home and files, and has no capability."""
+    program = namespaces.out / "whoami.py"
+    program.write_text(WHOAMI)
+    os.chown(program, NOBODY, NOBODY)
+    proc = namespaces.run("trace", "--packets", "-o", "/dev/null", str(program))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", "no notice: the namespace was made and the capture opened"
+    ids, maps, groups, net = proc.stdout.splitlines()
+    assert ids == f"{NOBODY} {NOBODY} 0 0"
+    assert maps == f"{NOBODY} {NOBODY} 1 / {NOBODY} {NOBODY} 1"
+    assert groups == "deny True"
+    assert net != os.readlink("/proc/self/ns/net"), "a network namespace of its own, not the host's"
+
+
 def test_two_comparisons_at_once_do_not_collide(namespaces: Setup) -> None:
     """Four servers of port 1234 at once, two by two: each has a loopback of its own."""
     if shutil.which("php") is None:
