@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sctrace.model.trace import Trace
+from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions, Driver, Exchange
 from sctrace.status import ExitStatus, SctraceError
 
@@ -293,29 +293,36 @@ def _no_outside_collision(program: str, trace: Trace) -> None:
     in a namespace of its own it would have succeeded.  The port is held by another program on the
     machine, or by a connection of the side run before it, left in TIME_WAIT for a minute (the seed
     server closes first).  Comparing such a run would show a difference the programs do not have.
-    A bind to a port that one of the program's own sockets held before it is the program's own doing
-    (fixtures/trace/addrinuse.*), and is left to the comparison.
+    A bind or listen on a port that another of the program's own sockets held before it is the program's
+    own doing (fixtures/trace/addrinuse.*), and is left to the comparison.
     """
-    held: set[str] = set()
+    held: dict[str, set[tuple[int, int | None]]] = {}  # port -> the (pid, fd) of each socket seen with it
     for ev in trace.events:
         if ev.type != "syscall":
             continue
         if ev.errno == "EADDRINUSE" and ev.name in ("bind", "listen"):
-            addr = ev.args.get("addr") if ev.name == "bind" else None
-            if isinstance(addr, dict) and addr.get("family") not in ("AF_INET", "AF_INET6"):
-                continue  # a UNIX socket's address: a file or an abstract name, no loopback port
-            port = str(addr.get("port")) if isinstance(addr, dict) else _local_port(ev.endpoint)
-            if port not in held:
-                where = f"port {port}" if port not in (None, "0") else "a port"
+            port = _port_asked(ev)
+            if port is not None and not held.get(port, set()) - {(ev.pid, ev.fd)}:
+                where = f"port {port}" if port != "0" else "a port"
                 raise SctraceError(
                     f"{program}: {ev.name} failed with EADDRINUSE: {where} is in use on this machine's loopback "
                     "(another program, or a connection of the side run before it in TIME_WAIT), which the "
                     "programs share because no network namespace may be made here; run as root, or allow "
                     "unprivileged user namespaces (README, \"Without root\")", ExitStatus.USAGE)
-        for endpoint in (ev.endpoint, ev.ret_endpoint):
+        for endpoint, fd in ((ev.endpoint, ev.fd), (ev.ret_endpoint, ev.ret)):
             port = _local_port(endpoint)
             if port is not None:
-                held.add(port)
+                held.setdefault(port, set()).add((ev.pid, fd))
+
+
+def _port_asked(ev: Event) -> str | None:
+    """The inet port a bind asked for, or the one a listening socket has; None for other families."""
+    if ev.name == "bind":
+        addr = ev.args.get("addr")
+        if isinstance(addr, dict) and addr.get("family") in ("AF_INET", "AF_INET6"):
+            return str(addr.get("port"))
+        return None  # a UNIX socket's address is a file or an abstract name, not a port
+    return _local_port(ev.endpoint)
 
 
 def _local_port(endpoint: str | None) -> str | None:
