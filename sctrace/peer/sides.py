@@ -1,8 +1,11 @@
 """Running the sides of a comparison (or the columns of a matrix), each program with its peer.
 
-Each program runs in a worker process of its own (so they run in parallel,
-each with its tracer pinned to its own CPU where there are two), in its own
-network namespace where the user may make one, driven by peer.driver.Driver.
+Each program runs in a worker process of its own, driven by
+peer.driver.Driver, in its own network namespace where the user may make one
+(root, or an ordinary user where user namespaces are allowed: kernel.netns).
+Then they run in parallel, each with its tracer pinned to its own CPU where
+there are two.  Without namespaces they share the host's loopback: they run
+one after the other, and a port in use there is an error, not a difference.
 """
 
 from __future__ import annotations
@@ -232,19 +235,17 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
         peer = drive.client if drive.client is not None else drive.server
         for i, program in enumerate(programs):
             out = os.path.join(tmp, f"side{i}")
-            trace = Trace.load(out + ".jsonl") if os.path.exists(out + ".jsonl") else None
             if not netns:  # first: a collision on the shared loopback explains the errors that follow from it
-                for who, its_trace in ((program, trace), (peer, _peer_trace(out))):
-                    if who is not None and its_trace is not None:
-                        _no_outside_collision(who, its_trace)
+                for who, path in ((program, out + ".jsonl"), (peer, out + ".peer.jsonl")):
+                    if who is not None and os.path.exists(path):
+                        _no_outside_collision(who, Trace.load(path))
             if os.path.exists(out + ".error"):
                 err = json.loads(Path(out + ".error").read_text())
                 raise SctraceError(f"{program}: {err['message']}", err["status"])
             report = json.loads(Path(out + ".json").read_text())
             if report["exchange"]["error"]:
                 raise SctraceError(f"{program}: {report['exchange']['error']}", ExitStatus.USAGE)
-            assert trace is not None  # the worker wrote it before its report
-            run = SideRun(trace, report["status"], report["exchange"], report["notices"])
+            run = SideRun(Trace.load(out + ".jsonl"), report["status"], report["exchange"], report["notices"])
             if run.status != 0 and not run.exchange.get("stopped"):
                 run.stderr = Path(out + ".stderr").read_bytes()
             if os.path.exists(out + ".peer.error"):
@@ -268,11 +269,6 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
         for name in os.listdir(tmp):
             os.unlink(os.path.join(tmp, name))
         os.rmdir(tmp)
-
-
-def _peer_trace(out: str) -> Trace | None:
-    path = out + ".peer.jsonl"
-    return Trace.load(path) if os.path.exists(path) else None
 
 
 def _reap(pid: int) -> None:
@@ -308,7 +304,7 @@ def _no_outside_collision(program: str, trace: Trace) -> None:
                     f"{program}: {ev.name} failed with EADDRINUSE: {where} is in use on this machine's loopback "
                     "(another program, or a connection of the side run before it in TIME_WAIT), which the "
                     "programs share because no network namespace may be made here; run as root, or allow "
-                    "unprivileged user namespaces (README, \"Without root\")", ExitStatus.USAGE)
+                    "unprivileged user namespaces (see \"Without root\" in README.md)", ExitStatus.USAGE)
         for endpoint, fd in ((ev.endpoint, ev.fd), (ev.ret_endpoint, ev.ret)):
             port = _local_port(endpoint)
             if port is not None:
