@@ -116,7 +116,8 @@ def prepare() -> int:
     """Make this process able to make network namespaces and enter them; 0 or an errno.
 
     The process that traces a program calls it before starting the program: for root it does
-    nothing; for an ordinary user it makes the user namespace described above, once.
+    nothing; for an ordinary user it makes the user namespace described above, once.  The process
+    stays there for the rest of its life, and must have one thread when it enters (else EINVAL).
     """
     global _prepared
     if _prepared is None:
