@@ -3,7 +3,8 @@
 #
 # Installs what is missing and is silent when everything is already there:
 #   - Debian packages for the interpreters and compilers the tests trace (php-cli, strace, nodejs, perl,
-#     ruby, golang-go) and tcpdump, the reference for --packets;
+#     ruby, golang-go) and tcpdump, the reference for --packets. Only root installs them: anyone else
+#     is told the `sudo apt-get install` command to run, and setup stops there;
 #   - a virtual environment at .venv with the project installed editable with its test extras,
 #     reinstalled when pyproject.toml changes (its hash is kept in .venv/.sctrace-installed).
 # Expects `set -euo pipefail` from the caller; leaves the current directory at the repo root.
@@ -12,57 +13,57 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-_sctrace_as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
-    else
-        echo "setup: need root (or sudo) to run: $*" >&2
-        return 1
-    fi
-}
-
-_sctrace_apt_updated=0
-_sctrace_apt_install() {
-    local pkg=$1 log
-    log=$(mktemp)
-    if [ "$_sctrace_apt_updated" -eq 0 ]; then
-        if ! _sctrace_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$log" 2>&1; then
-            cat "$log" >&2; rm -f "$log"
-            echo "setup: apt-get update failed" >&2
-            return 1
-        fi
-        _sctrace_apt_updated=1
-    fi
-    echo "setup: installing Debian package $pkg"
-    if ! _sctrace_as_root env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "$pkg" >"$log" 2>&1; then
-        cat "$log" >&2; rm -f "$log"
-        echo "setup: apt-get install $pkg failed" >&2
-        return 1
-    fi
-    rm -f "$log"
-}
-
+# Debian packages missing here, installed below by root; anyone else is told the one command to run.
+_sctrace_missing=()
 # command -> Debian package
 for _sctrace_pair in php:php-cli strace:strace node:nodejs perl:perl ruby:ruby python3:python3 tcpdump:tcpdump go:golang-go; do
     if ! command -v "${_sctrace_pair%%:*}" >/dev/null 2>&1; then
-        _sctrace_apt_install "${_sctrace_pair#*:}"
+        _sctrace_missing+=("${_sctrace_pair#*:}")
     fi
 done
 unset _sctrace_pair
 # The HTML report is tested in a real headless browser: Debian's chromium (large: about 300 MB with what
 # it pulls in). SCTRACE_BROWSER_TESTS=0 leaves it out; that test then skips and says why.
 if [ "${SCTRACE_BROWSER_TESTS:-1}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
-    _sctrace_apt_install chromium
+    _sctrace_missing+=(chromium)
+fi
+# Debian's python3 has no ensurepip until python3-venv is installed; only needed to make .venv.
+if { [ ! -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; } \
+        && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    _sctrace_missing+=(python3-venv)
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
-    # Debian's python3 has no ensurepip until python3-venv is installed.
-    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-        _sctrace_apt_install python3-venv
+if [ "${#_sctrace_missing[@]}" -ne 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        # Installing needs root: say how, and stop (sudo may ask for a password a script should not ask for).
+        echo "setup: missing Debian packages; install them as root, then run this again:" >&2
+        echo "    sudo apt-get install --no-install-recommends ${_sctrace_missing[*]}" >&2
+        case " ${_sctrace_missing[*]} " in
+            *" chromium "*) echo "setup: SCTRACE_BROWSER_TESTS=0 leaves chromium out (only a browser test needs it)" >&2 ;;
+        esac
+        return 1
     fi
+    _sctrace_log=$(mktemp)
+    if ! env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$_sctrace_log" 2>&1; then
+        cat "$_sctrace_log" >&2; rm -f "$_sctrace_log"
+        echo "setup: apt-get update failed" >&2
+        return 1
+    fi
+    for _sctrace_pkg in "${_sctrace_missing[@]}"; do
+        echo "setup: installing Debian package $_sctrace_pkg"
+        if ! env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq --no-install-recommends "$_sctrace_pkg" >"$_sctrace_log" 2>&1; then
+            cat "$_sctrace_log" >&2; rm -f "$_sctrace_log"
+            echo "setup: apt-get install $_sctrace_pkg failed" >&2
+            return 1
+        fi
+    done
+    rm -f "$_sctrace_log"
+    unset _sctrace_log _sctrace_pkg
+fi
+unset _sctrace_missing
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c '' >/dev/null 2>&1; then
     # `python3` may be a pyenv shim: ask it for the interpreter it really runs.
     _sctrace_python=$(python3 -c 'import sys; print(sys.executable)')
     rm -rf .venv

@@ -53,7 +53,8 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
     if to_run:
         use_netns = ns.available() if netns is None else netns
         if not use_netns and notices is not None:
-            notices.append("no network namespace may be made here: the programs share the host's loopback")
+            notices.append("no network namespace may be made here: the programs run one after the other on the host's "
+                           "loopback (see \"Without root\" in README.md)")
         for arg, run in zip(to_run, run_sides(to_run, drive, use_netns), strict=True):
             runs[arg] = run
             if notices is not None:

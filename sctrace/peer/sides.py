@@ -1,14 +1,18 @@
 """Running the sides of a comparison (or the columns of a matrix), each program with its peer.
 
-Each program runs in a worker process of its own (so they run in parallel,
-each with its tracer pinned to its own CPU where there are two), in its own
-network namespace where the user may make one, driven by peer.driver.Driver.
+Each program runs in a worker process of its own, driven by
+peer.driver.Driver, in its own network namespace where the user may make one
+(root, or an ordinary user where user namespaces are allowed: kernel.netns).
+Then they run in parallel, each with its tracer pinned to its own CPU where
+there are two.  Without namespaces they share the host's loopback: they run
+one after the other, and a port in use there is an error, not a difference.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sctrace.model.trace import Trace
+from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions, Driver, Exchange
 from sctrace.status import ExitStatus, SctraceError
 
@@ -221,11 +225,20 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
                     sys.stdout.flush()
                     os._exit(code)
             workers[pid] = out
+            if not netns:
+                # Without namespaces the sides share the host's loopback, where two servers of one fixed
+                # port would collide: one side at a time.
+                _reap(pid)
         for pid in list(workers):
-            os.waitpid(pid, 0)
+            _reap(pid)
         runs = []
+        peer = drive.client if drive.client is not None else drive.server
         for i, program in enumerate(programs):
             out = os.path.join(tmp, f"side{i}")
+            if not netns:  # first: a collision on the shared loopback explains the errors that follow from it
+                for who, path in ((program, out + ".jsonl"), (peer, out + ".peer.jsonl")):
+                    if who is not None and os.path.exists(path):
+                        _no_outside_collision(who, Trace.load(path))
             if os.path.exists(out + ".error"):
                 err = json.loads(Path(out + ".error").read_text())
                 raise SctraceError(f"{program}: {err['message']}", err["status"])
@@ -235,7 +248,6 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
             run = SideRun(Trace.load(out + ".jsonl"), report["status"], report["exchange"], report["notices"])
             if run.status != 0 and not run.exchange.get("stopped"):
                 run.stderr = Path(out + ".stderr").read_bytes()
-            peer = drive.client if drive.client is not None else drive.server
             if os.path.exists(out + ".peer.error"):
                 err = json.loads(Path(out + ".peer.error").read_text())
                 raise SctraceError(f"{peer}: {err['message']}", err["status"])
@@ -257,6 +269,61 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
         for name in os.listdir(tmp):
             os.unlink(os.path.join(tmp, name))
         os.rmdir(tmp)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped already
+        pass
+
+
+# The local port of an inet endpoint as the backends write it: TCP:[127.0.0.1:1234], TCPv6:[[::1]:1234->...].
+_LOCAL_PORT = re.compile(r"^[\w-]+:\[(?:\[[^\]]*\]|[^\[\]:]*):(\d+)(?:\]|->)")
+
+
+def _no_outside_collision(program: str, trace: Trace) -> None:
+    """SctraceError (status 2) when a side run on the host's loopback met an address in use there.
+
+    On the shared loopback, a bind or listen that fails with EADDRINUSE says nothing about the program:
+    in a namespace of its own it would have succeeded.  The port is held by another program on the
+    machine, or by a connection of the side run before it, left in TIME_WAIT for a minute (the seed
+    server closes first).  Comparing such a run would show a difference the programs do not have.
+    A bind or listen on a port that another of the program's own sockets held before it is the program's
+    own doing (fixtures/trace/addrinuse.*), and is left to the comparison.
+    """
+    held: dict[str, set[tuple[int, int | None]]] = {}  # port -> the (pid, fd) of each socket seen with it
+    for ev in trace.events:
+        if ev.type != "syscall":
+            continue
+        if ev.errno == "EADDRINUSE" and ev.name in ("bind", "listen"):
+            port = _port_asked(ev)
+            if port is not None and not held.get(port, set()) - {(ev.pid, ev.fd)}:
+                where = f"port {port}" if port != "0" else "a port"
+                raise SctraceError(
+                    f"{program}: {ev.name} failed with EADDRINUSE: {where} is in use on this machine's loopback "
+                    "(another program, or a connection of the side run before it in TIME_WAIT), which the "
+                    "programs share because no network namespace may be made here; run as root, or allow "
+                    "unprivileged user namespaces (see \"Without root\" in README.md)", ExitStatus.USAGE)
+        for endpoint, fd in ((ev.endpoint, ev.fd), (ev.ret_endpoint, ev.ret)):
+            port = _local_port(endpoint)
+            if port is not None:
+                held.setdefault(port, set()).add((ev.pid, fd))
+
+
+def _port_asked(ev: Event) -> str | None:
+    """The inet port a bind asked for, or the one a listening socket has; None for other families."""
+    if ev.name == "bind":
+        addr = ev.args.get("addr")
+        if isinstance(addr, dict) and addr.get("family") in ("AF_INET", "AF_INET6"):
+            return str(addr.get("port"))
+        return None  # a UNIX socket's address is a file or an abstract name, not a port
+    return _local_port(ev.endpoint)
+
+
+def _local_port(endpoint: str | None) -> str | None:
+    match = _LOCAL_PORT.match(endpoint) if endpoint else None
+    return match.group(1) if match else None
 
 
 def merge_peer(trace: Trace, peer: Trace, offset: float, ended: dict[str, Any]) -> None:

@@ -200,6 +200,11 @@ class Tracer:
         _become_subreaper()
         if self.opts.pin_cpu or self.opts.cpu is not None:
             _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
+        if self.opts.netns:
+            # For an ordinary user, the user namespace is made here, so that this process holds the
+            # capabilities (to enter the program's network namespace, read its states, capture its
+            # packets); the child makes the network namespace (or inherits the reason it cannot).
+            netns.prepare()
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         shared = mmap.mmap(-1, 8)
         parent = os.getpid()

@@ -104,6 +104,10 @@ def _spawn(cmd: list[str], trace_w: int, diag_fd: int, new_netns: bool = False) 
     With ``new_netns`` strace (and so the program) runs in a network namespace
     of its own holding only loopback, as the ptrace backend's child does.
     """
+    if new_netns:
+        from sctrace.kernel import netns
+
+        netns.prepare()  # an ordinary user's user namespace: this process, which drives the peer, holds it
     stderr_copy = os.dup(2)
     pid = os.fork()
     if pid == 0:
@@ -114,8 +118,6 @@ def _spawn(cmd: list[str], trace_w: int, diag_fd: int, new_netns: bool = False) 
             for target, fd in zip((2, _STDERR_FD, _TRACE_FD), high, strict=True):
                 os.dup2(fd, target)
             if new_netns:
-                from sctrace.kernel import netns
-
                 err = netns.enter_new()
                 if err:
                     os.write(2, f"{NETNS_NOTE}no network namespace ({os.strerror(err)}): the program uses "
