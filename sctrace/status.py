@@ -34,6 +34,19 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})  # a write the disk refused
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether exc is Ctrl-C, or came of it: Python wraps a KeyboardInterrupt raised while a class is made
+    (an import's __set_name__) in a RuntimeError."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def exit_quietly_on_closed_pipe(status: int) -> None:
     """For the process's own exit: PIPE_CLOSED dies of SIGPIPE, as cat or grep do when `| head` stops reading."""
     if status == ExitStatus.PIPE_CLOSED:
@@ -62,7 +75,7 @@ def report(exc: BaseException, argv: list[str]) -> int:
     if isinstance(exc, SctraceError):
         print(f"sctrace: error: {exc.message}", file=sys.stderr)
         return exc.status
-    if isinstance(exc, KeyboardInterrupt):
+    if interrupted(exc):
         return ExitStatus.INTERRUPTED
     # The surroundings failing is not a bug: a closed pipe, a full disk, no memory.
     if isinstance(exc, BrokenPipeError):

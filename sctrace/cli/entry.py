@@ -27,7 +27,7 @@ import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from sctrace.cli.trace_command import BACKENDS, TRACE_FORMATS  # noqa: E402
-from sctrace.status import ExitStatus, exit_quietly_on_closed_pipe, report  # noqa: E402
+from sctrace.status import ExitStatus, exit_quietly_on_closed_pipe, interrupted, report  # noqa: E402
 
 # dest -> (option names, kind): "flag" takes no value; the others take one.
 TRACE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -111,7 +111,9 @@ def parse_trace(argv: list[str]) -> dict[str, Any] | None:
 def main() -> None:
     try:
         status = _run(sys.argv[1:])
-    except KeyboardInterrupt:  # Ctrl-C at any moment, even while typer is imported: 130, no traceback
+    except BaseException as exc:  # Ctrl-C at any moment, even while typer is imported: 130, no traceback
+        if not interrupted(exc):
+            raise
         status = ExitStatus.INTERRUPTED
     _exit(status)
 
