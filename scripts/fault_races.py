@@ -7,7 +7,8 @@ sends it a signal after a random delay, and then checks:
 - hung: sctrace's stdout and stderr did not reach their end within 5 s of its
   death (a process left behind still holds them, so a caller would hang);
 - processes: processes of the run still alive 2 s after sctrace ended;
-- files: files or directories left in the run's own TMPDIR;
+- files: files or directories left in the run's own TMPDIR (after SIGKILL of a
+  compare, after the next compare run, which removes what a killed run left);
 - tracebacks: a Python traceback on stderr with a frame in sctrace's own code
   (one raised while the interpreter itself starts, before sctrace's first
   line, is Python's: counted apart as "in start-up").
@@ -143,6 +144,13 @@ def run_once(case: Case, rng: random.Random, counts: Counts, python: str) -> Non
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if case.command == "compare" and case.sig == signal.SIGKILL:
+            # Nothing can clean up at SIGKILL: the next run removes what a killed one left.
+            nothing = Path(base) / "nothing.py"
+            nothing.write_text("pass\n")
+            subprocess.run([python, "-m", "sctrace", "compare", str(nothing), str(nothing), "--timeout", "1"],
+                           cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                           env={**os.environ, "TMPDIR": str(tmp)})
         counts.files += bool(list(tmp.iterdir()))
 
 

@@ -34,6 +34,25 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})  # a write the disk refused
 
 
+class Stopped(BaseException):
+    """A stop signal other than SIGINT (SIGTERM, SIGHUP) while a command runs: handled as Ctrl-C, status 128+N.
+
+    Not a KeyboardInterrupt: typer turns that into status 130 whatever the signal was.  A BaseException,
+    like KeyboardInterrupt, so that no `except Exception` takes it for an error.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.status = 128 + signum
+
+
+def raise_stopped(signum: int, _frame: object) -> None:
+    """A signal handler: SIGINT raises KeyboardInterrupt as Python's own does, the others Stopped."""
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Stopped(signum)
+
+
 def interrupted(exc: BaseException) -> bool:
     """Whether exc is Ctrl-C, or came of it: Python wraps a KeyboardInterrupt raised while a class is made
     (an import's __set_name__) in a RuntimeError."""
@@ -41,10 +60,22 @@ def interrupted(exc: BaseException) -> bool:
     for _ in range(10):
         if seen is None:
             return False
-        if isinstance(seen, KeyboardInterrupt):
+        if isinstance(seen, (KeyboardInterrupt, Stopped)):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def stop_status(exc: BaseException) -> int:
+    """The status for a run that a stop signal ended: 128+N (130 for Ctrl-C)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if isinstance(seen, Stopped):
+            return seen.status
+        if seen is None:
+            break
+        seen = seen.__cause__ or seen.__context__
+    return ExitStatus.INTERRUPTED
 
 
 def exit_quietly_on_closed_pipe(status: int) -> None:
@@ -76,7 +107,7 @@ def report(exc: BaseException, argv: list[str]) -> int:
         print(f"sctrace: error: {exc.message}", file=sys.stderr)
         return exc.status
     if interrupted(exc):
-        return ExitStatus.INTERRUPTED
+        return stop_status(exc)
     # The surroundings failing is not a bug: a closed pipe, a full disk, no memory.
     if isinstance(exc, BrokenPipeError):
         return ExitStatus.PIPE_CLOSED

@@ -220,3 +220,58 @@ def test_ctrl_c_while_starting_gives_no_traceback_from_sctrace() -> None:
     counts = _fault_races().run_case("trace-start-SIGINT", runs=40)
     assert counts.runs == 40
     assert (counts.hung, counts.processes, counts.tracebacks) == (0, 0, 0), counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["compare-SIGTERM", "compare-SIGHUP", "compare-SIGKILL"])
+def test_compare_ended_by_any_signal_leaves_nothing_behind(case: str) -> None:
+    """compare ignored SIGTERM and SIGHUP and had nothing for SIGKILL: its workers and programs ran on (one
+    for 25-35 s, in a namespace of its own) and its sctrace-compare-* directory stayed."""
+    counts = _fault_races().run_case(case, runs=20)
+    assert counts.runs == 20
+    assert (counts.hung, counts.processes, counts.files, counts.tracebacks) == (0, 0, 0, 0), counts
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_compare_stopped_by_a_signal_cleans_up_and_says_which(tmp_path: Path, sig: int, status: int) -> None:
+    program = _write(tmp_path / "waits.py", SERVER_FOREVER, 0o644)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "compare", str(program), str(program)], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp)})
+    deadline = time.monotonic() + 30
+    while len(helpers.processes_running(str(program))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # both sides' programs run
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err
+    assert list(tmp.iterdir()) == []
+    deadline = time.monotonic() + 5
+    while helpers.processes_running(str(program)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert helpers.processes_running(str(program)) == []
+
+
+def test_a_directory_left_by_a_killed_compare_is_removed_by_the_next(tmp_path: Path) -> None:
+    program = _write(tmp_path / "waits.py", SERVER_FOREVER, 0o644)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "compare", str(program), str(program)], cwd=ROOT,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 30
+    while len(helpers.processes_running(str(program))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 5
+    while helpers.processes_running(str(program)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert helpers.processes_running(str(program)) == [], "a worker or program outlived a killed compare"
+    left = [p.name for p in tmp.iterdir()]
+    assert len(left) == 1 and left[0].startswith("sctrace-compare-")  # SIGKILL: nothing could remove it
+    nothing = _write(tmp_path / "nothing.py", "pass\n", 0o644)
+    sctrace("compare", str(nothing), str(nothing), "--timeout", "1", env=env)
+    assert list(tmp.iterdir()) == []

@@ -19,7 +19,7 @@ import typer
 
 from sctrace.cli.trace_command import check_writable, open_output, run_trace
 from sctrace.model.output import refuse_inputs
-from sctrace.status import ExitStatus, SctraceError, report
+from sctrace.status import ExitStatus, SctraceError, Stopped, report, stop_status
 
 app = typer.Typer(
     add_completion=False,
@@ -321,9 +321,9 @@ def run(argv: list[str] | None = None) -> int:
         )
         print(f"sctrace: error: {exc.format_message()}{hint}", file=sys.stderr)
         return ExitStatus.USAGE
-    except click.Abort:
-        return ExitStatus.INTERRUPTED
-    except (SctraceError, KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 - the last line of defence
+    except click.Abort as exc:  # click's word for Ctrl-C (and for a Stopped, which is one)
+        return stop_status(exc)
+    except (SctraceError, KeyboardInterrupt, Stopped, Exception) as exc:  # noqa: BLE001 - the last line of defence
         return report(exc, argv)
 
 

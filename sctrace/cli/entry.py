@@ -27,7 +27,7 @@ import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from sctrace.cli.trace_command import BACKENDS, TRACE_FORMATS  # noqa: E402
-from sctrace.status import ExitStatus, exit_quietly_on_closed_pipe, interrupted, report  # noqa: E402
+from sctrace.status import ExitStatus, exit_quietly_on_closed_pipe, interrupted, report, stop_status  # noqa: E402
 
 # dest -> (option names, kind): "flag" takes no value; the others take one.
 TRACE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -114,7 +114,7 @@ def main() -> None:
     except BaseException as exc:  # Ctrl-C at any moment, even while typer is imported: 130, no traceback
         if not interrupted(exc):
             raise
-        status = ExitStatus.INTERRUPTED
+        status = stop_status(exc)
     _exit(status)
 
 

@@ -10,20 +10,25 @@ one after the other, and a port in use there is an error, not a difference.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import select
+import shutil
 import signal
+import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sctrace.kernel.parent_death import die_with_parent
 from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions, Driver, Exchange
-from sctrace.status import ExitStatus, SctraceError
+from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError, raise_stopped
 
 
 @dataclass
@@ -98,10 +103,12 @@ def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int
     assert peer is not None
     to_peer_r, to_peer_w = os.pipe()
     from_peer_r, from_peer_w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 70
         try:
+            die_with_parent(parent)  # the side's worker killed: its peer goes too
             os.close(to_peer_w)
             os.close(from_peer_r)
             _peer_worker(peer, drive, to_peer_r, from_peer_w, cpu, out + ".peer")
@@ -204,8 +211,11 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
 
         names = ["left", "right"] if len(programs) == 2 else [f"side{i + 1}" for i in range(len(programs))]
         pcaps = [side_path(drive.pcap, name) for name in names]
-    tmp = tempfile.mkdtemp(prefix="sctrace-compare-")
+    _remove_left_behind()
+    tmp, in_use = _held_directory()
     workers: dict[int, str] = {}
+    parent = os.getpid()
+    previous = _stop_with_an_exception()
     try:
         for i, program in enumerate(programs):
             out = os.path.join(tmp, f"side{i}")
@@ -213,7 +223,9 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
             if pid == 0:
                 code = 70
                 try:
-                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    die_with_parent(parent)  # sctrace killed, even by SIGKILL: the worker and its tracees go too
+                    for sig in STOP_SIGNALS:
+                        signal.signal(sig, signal.SIG_DFL)
                     code = _run_side(program, drive, netns, i, out, pcaps[i], argv[i])
                 except SctraceError as exc:
                     Path(out + ".error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
@@ -266,9 +278,82 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-        for name in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, name))
-        os.rmdir(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(in_use)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_with_an_exception() -> dict[int, Any]:
+    """SIGTERM and SIGHUP raise Stopped (as SIGINT raises KeyboardInterrupt), so that the clean-up runs.
+
+    The handlers they had are returned, to be put back.  Outside the main thread nothing changes.
+    """
+    previous: dict[int, Any] = {}
+    try:
+        for sig in STOP_SIGNALS:
+            if sig != signal.SIGINT:
+                previous[sig] = signal.signal(sig, raise_stopped)
+    except ValueError:  # not the main thread
+        pass
+    return previous
+
+
+# The workers write their traces into a directory of this name.  Each run holds a lock on its own from the
+# moment it has that name (flock, which the kernel drops when the last process holding it dies, even by
+# SIGKILL), so a directory that nobody holds was left by a run that was killed, and the next run removes it.
+TEMPORARY_PREFIX = "sctrace-compare-"
+_STAGING_PREFIX = "." + TEMPORARY_PREFIX  # made here, locked, then renamed: never seen unlocked
+_STAGING_AGE = 60.0  # seconds after which a staging directory is one a run was killed in the midst of making
+
+
+def _held_directory() -> tuple[str, int]:
+    """A new private directory, and a descriptor holding its lock for this run and its workers.
+
+    The descriptor is close-on-exec: the traced programs do not hold the lock.
+    """
+    staging = tempfile.mkdtemp(prefix=_STAGING_PREFIX)
+    fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        while True:
+            path = os.path.join(os.path.dirname(staging), TEMPORARY_PREFIX + os.urandom(6).hex())
+            if not os.path.lexists(path):
+                os.rename(staging, path)
+                return path, fd
+    except BaseException:
+        os.close(fd)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _remove_left_behind() -> None:
+    """Remove the directories of earlier runs that were killed before they could remove their own."""
+    parent = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith((TEMPORARY_PREFIX, _STAGING_PREFIX))]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            if name.startswith(_STAGING_PREFIX) and time.time() - st.st_mtime < _STAGING_AGE:
+                continue  # a run may be between making it and renaming it
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # a live run holds it
+            continue
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def _reap(pid: int) -> None:
