@@ -9,13 +9,14 @@ optional ones, so older and newer writers stay compatible within one schema.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, Protocol
+
+from sctrace.model.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from pathlib import Path  # for annotations only: pathlib costs 5 ms of start-up
@@ -198,15 +199,8 @@ class Trace:
 
     @classmethod
     def parse(cls, lines: Iterable[str], source: str = "<trace>") -> Trace:
-        # With the cyclic garbage collector paused: a large trace is millions of new objects, none of them in
-        # a cycle, and every collection that so many allocations trigger would walk them all again.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():  # a large trace is millions of new objects, none of them in a cycle
             return cls._parse(lines, source)
-        finally:
-            if collecting:
-                gc.enable()
 
     @classmethod
     def _parse(cls, lines: Iterable[str], source: str) -> Trace:
