@@ -29,6 +29,7 @@ from sctrace.backends.ptrace import seccomp
 from sctrace.backends.ptrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.backends.ptrace.fdtable import Prober, Socket, SocketTable
 from sctrace.kernel import netns
+from sctrace.kernel.reaper import become_subreaper, reap_orphans
 from sctrace.model import syscalls
 from sctrace.model.trace import STATE_EVENT, Event
 
@@ -188,7 +189,7 @@ class Tracer:
             program: bytes | None = seccomp.build_filter(syscalls.STOP_SET.values())
         else:
             program = None
-        _become_subreaper()
+        become_subreaper()
         if self.opts.pin_cpu:
             _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
@@ -274,19 +275,9 @@ class Tracer:
                 self.observer.detached()
             if self.states is not None:
                 self._finish_states()
-            self._reap_orphans()
+            reap_orphans()  # traced processes that died before their parent and were handed to us
             self._close()
         return self.outcome
-
-    def _reap_orphans(self) -> None:
-        """Reap traced processes that died before their parent and were handed to us then."""
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG | pt.WALL)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
 
     def _loop(self) -> None:
         wait = os.waitpid
@@ -639,19 +630,6 @@ class Tracer:
         for task in self.tasks.values():
             task.mem.close()
         self.prober.close()
-
-
-PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
-
-
-def _become_subreaper() -> None:
-    """Orphans of the traced program become our children, so that we reap them.
-
-    Otherwise a grandchild whose parent died is handed to PID 1, which in a
-    container may never reap it: a zombie left behind by sctrace.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _pin_to_one_cpu(cpu: int | None) -> None:

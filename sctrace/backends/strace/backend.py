@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sctrace import __version__
 from sctrace.backends.strace.events import EventStream
 from sctrace.kernel.procfs import stat_fields
+from sctrace.kernel.reaper import become_subreaper, reap_orphans
 from sctrace.launch.runners import Launch
 from sctrace.model import syscalls
 from sctrace.model.strace_log import LogParser
@@ -356,7 +357,7 @@ def trace_with_strace(
     parser = LogParser("strace's output")
     stream = EventStream(parser, report, all_syscalls, sink)
     cmd = strace_command(strace, launch, string_limit, report, all_syscalls, use_seccomp)
-    _become_subreaper()
+    become_subreaper()
     trace_r, trace_w = os.pipe()
     diag = tempfile.TemporaryFile()
     strace_pid = _spawn(cmd, trace_w, diag.fileno(), new_netns)
@@ -407,7 +408,7 @@ def trace_with_strace(
             recorder.version_probe = None
         if renderer is not None and recorder.header_sent:
             renderer.close()
-        _reap_orphans()
+        reap_orphans()
     notices = [escape_for_terminal(line.removeprefix(NETNS_NOTE)) if line.startswith(NETNS_NOTE)
                else f"strace: {escape_for_terminal(line)}" for line in _diagnostics(diag)]
     diag.close()
@@ -497,24 +498,6 @@ def _end(strace_pid: int, trace_r: int) -> None:
             os.waitpid(strace_pid, 0)
             return
         time.sleep(0.01)
-
-
-def _become_subreaper() -> None:
-    """Orphans of the traced program become our children, so that we reap them (see tracer.py)."""
-    from sctrace.backends.ptrace.tracer import _become_subreaper as become
-
-    become()
-
-
-def _reap_orphans() -> None:
-    """Reap the program's processes that were handed to us when their parents died."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def trace_launch(launch: Launch, *, options: TraceOptions, renderer: Renderer | None, timeout: float | None,
