@@ -150,7 +150,8 @@ def _trace_launch(
     observer: Observer | None,
 ) -> TraceResult:
     """Trace a resolved (and built) program until it ends."""
-    header = make_header(launch, options)
+    header = make_header(launch, backend="ptrace", all_syscalls=options.all_syscalls,
+                         string_limit=options.string_limit, tcp_states=options.states)
     trace = Trace(header)
     # The version is recorded in saved traces; a terminal reader does not need
     # it, and asking costs an interpreter start competing with the traced one.

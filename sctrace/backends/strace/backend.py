@@ -37,7 +37,6 @@ How strace is run (each flag is needed by the parser or by what the trace must h
 
 from __future__ import annotations
 
-import datetime
 import errno as _errno
 import os
 import re
@@ -51,14 +50,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, cast
 
-from sctrace import __version__
 from sctrace.backends.strace.events import EventStream
 from sctrace.kernel.procfs import stat_fields
 from sctrace.kernel.reaper import become_subreaper, reap_orphans
 from sctrace.launch.runners import Launch
 from sctrace.model import syscalls
 from sctrace.model.strace_log import LogParser
-from sctrace.model.trace import Event, Header, Renderer, Trace, TraceFormatError
+from sctrace.model.trace import Event, Renderer, Trace, TraceFormatError
 from sctrace.status import ExitStatus, SctraceError
 
 if TYPE_CHECKING:
@@ -336,14 +334,10 @@ def trace_with_strace(
         raise SctraceError(f"{SHELL} not found, needed by --backend strace; use --backend ptrace",
                            ExitStatus.NO_INTERPRETER)
     _check_exec_format(launch)
-    header = Header(argv=launch.argv, program=launch.program, language=launch.language,
-                    interpreter=launch.interpreter, backend="strace", seccomp=use_seccomp, all_syscalls=all_syscalls,
-                    string_limit=string_limit,
-                    started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    sctrace_version=__version__)
-    trace = Trace(header)
-    from sctrace.backends.recording import Recorder
+    from sctrace.backends.recording import Recorder, make_header
 
+    trace = Trace(make_header(launch, backend="strace", all_syscalls=all_syscalls, string_limit=string_limit,
+                              seccomp=use_seccomp))
     recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None)
 
     def sink(ev: Event) -> None:
