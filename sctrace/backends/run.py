@@ -15,8 +15,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from sctrace.backends.ptrace.tracer import Interrupted, LaunchError, Observer, Outcome, TraceOptions, Tracer
+from sctrace.backends.ptrace.tracer import Interrupted, LaunchError, Outcome, TraceOptions, Tracer
 from sctrace.backends.recording import Recorder, TraceResult, make_header
+from sctrace.backends.view import Observer
 from sctrace.launch.runners import Launch, resolve
 from sctrace.model.trace import Event, Header, Renderer, Trace
 from sctrace.status import ExitStatus, SctraceError

@@ -22,12 +22,13 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sctrace.backends.ptrace import adapter as pt
 from sctrace.backends.ptrace import seccomp
 from sctrace.backends.ptrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.backends.ptrace.fdtable import Prober, Socket, SocketTable
+from sctrace.backends.view import OBSERVED_ENTRY, OBSERVED_EXIT, Observer
 from sctrace.kernel import netns
 from sctrace.kernel.reaper import become_subreaper, reap_orphans
 from sctrace.model import syscalls
@@ -61,26 +62,6 @@ class TraceOptions:
     states: bool = False  # --states: each TCP call's event carries the kernel's state (tcpstates.py)
     packets: bool = False  # --packets: the program's loopback traffic as "packet" events (packets.py)
     pcap: str | None = None  # --pcap FILE: and/or written to this pcap file
-
-
-class Observer(Protocol):
-    """Who drives the program (sctrace/peer/driver.py) is told of the calls that matter to a peer."""
-
-    def on_entry(self, tracer: Tracer, task: Task, name: str, args: tuple[int, ...]) -> None: ...
-
-    def on_exit(self, tracer: Tracer, task: Task, name: str, call: Call, fd: int | None) -> None: ...
-
-    def attached(self, tracer: Tracer) -> None:
-        """The program is started and traced (called once, before it runs)."""
-
-    def detached(self) -> None:
-        """Tracing is over, however it ended."""
-
-
-# Calls an observer hears of: at entry (the peer may have to listen before a connect
-# proceeds) and at exit (a listen or bind tells where a server waits).
-OBSERVED_ENTRY = frozenset({"connect", "sendto", "sendmsg"})
-OBSERVED_EXIT = frozenset({"listen", "bind", "connect"})
 
 
 class Interrupted(Exception):
@@ -153,6 +134,20 @@ class Tracer:
         self.states: TcpStates | None = None  # only with --states: a None check is all it costs otherwise
         # Called once the program is stopped before its exec, in its namespace (--packets opens its capture).
         self.on_attached: list[Callable[[Tracer], None]] = []
+
+    # -- the program as its peer reads it (sctrace.backends.view.TracedProgram) ---------------
+
+    def socket(self, tid: int, fd: int) -> Socket | None:
+        """The socket fd names in thread tid, asked again of the kernel if a call changed it since."""
+        task = self.tasks.get(tid)
+        sock = task.table.socks.get(fd) if task is not None else None
+        if task is not None and sock is not None and sock.stale:
+            self.prober.probe(task.tgid, fd, sock)
+        return sock
+
+    def read_memory(self, tid: int, address: int, size: int) -> bytes | None:
+        task = self.tasks.get(tid)
+        return task.mem.read(address, size) if task is not None else None
 
     # -- start --------------------------------------------------------------
 
@@ -338,7 +333,7 @@ class Tracer:
 
     def _want(self, task: Task, name: str, args: tuple[int, ...]) -> Pending | None:
         if self.observer is not None and name in OBSERVED_ENTRY:
-            self.observer.on_entry(self, task, name, args)
+            self.observer.on_entry(task.tid, name, args)
         fd = args[0] & 0xFFFFFFFF if name in syscalls.FIRST_ARG_FD else None
         sock = task.table.socks.get(fd) if fd is not None else None
         report = self.opts.all_syscalls or name in syscalls.NETWORK or (
@@ -389,7 +384,7 @@ class Tracer:
         decoded = decode(call) if p.report else None
         self._apply(task, call, p.fd, p.sock)
         if self.observer is not None and name in OBSERVED_EXIT:
-            self.observer.on_exit(self, task, name, call, p.fd)
+            self.observer.on_exit(task.tid, name, rval, p.fd)
         if not p.report:
             return
         state = self._call_state(task, p, rval) if self.states is not None else None

@@ -32,7 +32,7 @@ How strace is run (each flag is needed by the parser or by what the trace must h
   a guard process does the same (Guard), and sctrace reaps what strace leaves
   (it is a subreaper).
 - Driven (compare): drive.Driver reads the program as strace reports it
-  (strace_drive.py): a server gets its client, a client is one clear error.
+  (peer_view.py): a server gets its client, a client is one clear error.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sctrace.backends.strace.events import EventStream
 from sctrace.kernel.procfs import stat_fields
@@ -60,9 +60,10 @@ from sctrace.model.trace import Event, Renderer, Trace, TraceFormatError
 from sctrace.status import ExitStatus, SctraceError
 
 if TYPE_CHECKING:
-    from sctrace.backends.ptrace.tracer import Observer, TraceOptions
+    from sctrace.backends.ptrace.tracer import TraceOptions
     from sctrace.backends.recording import TraceResult
     from sctrace.backends.strace.peer_view import StraceTracerView
+    from sctrace.backends.view import Observer
 
 # The calls strace traces besides the socket set: exec and fork events come from them.
 PROCESS_CALLS = ("execve", "execveat", "clone", "clone3", "fork", "vfork")
@@ -322,7 +323,7 @@ def trace_with_strace(
 ) -> tuple[Trace, int, str | None, list[str]]:
     """Trace ``launch`` under strace; (trace, status, why it was interrupted or None, notices).
 
-    ``observer`` (a drive.Driver) is told of the program as strace reports it (strace_drive.py).
+    ``observer`` (a drive.Driver) is told of the program as strace reports it (peer_view.py).
     """
     from sctrace.model.escape import escape_for_terminal
 
@@ -361,7 +362,7 @@ def trace_with_strace(
         from sctrace.backends.strace.peer_view import StraceTracerView
 
         view = StraceTracerView(observer, strace_pid, new_netns)
-        observer.attached(cast(Any, view))
+        observer.attached(view)
     interrupted: str | None = None
     status: int | None = None
     cut_line: str | None = None
