@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sctrace import __version__
 from sctrace.launch.runners import Launch, version_answer
+from sctrace.model.choices import Backend
 from sctrace.model.trace import Event, Header, Renderer, Trace
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Recorder:
             self.renderer.event(ev)
 
 
-def make_header(launch: Launch, *, backend: str, all_syscalls: bool, string_limit: int, seccomp: bool = False,
+def make_header(launch: Launch, *, backend: Backend, all_syscalls: bool, string_limit: int, seccomp: bool = False,
                 tcp_states: bool = False) -> Header:
     """The header of a trace about to start, the same whichever backend makes it.
 

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from sctrace.cli.trace_command import BACKENDS, TRACE_FORMATS
+from sctrace.model.choices import BACKENDS, TRACE_FORMATS
 
 # dest -> (option names, kind): "flag" takes no value; the others take one.
 TRACE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {

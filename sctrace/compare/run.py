@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from sctrace.compare.model import Comparison, Side
 from sctrace.launch.runners import RUNNERS
+from sctrace.model.choices import Level
 from sctrace.model.gcpause import gc_paused
 from sctrace.model.trace import Trace, TraceFormatError
 from sctrace.model.trace_files import load_trace_file, sniff_trace_file
@@ -40,7 +41,7 @@ def side_of(label: str, trace: Trace, run: SideRun | None) -> Side:
     return Side(label, h.language, h.interpreter, h.interpreter_version, exit_info(run, trace), h, trace)
 
 
-def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bool | None = None,
+def compare(left: str, right: str, *, level: Level, drive: DriveOptions, netns: bool | None = None,
             notices: list[str] | None = None) -> Comparison:
     """The comparison of LEFT and RIGHT, each a program to run or a saved trace."""
     from sctrace.compare.align import align

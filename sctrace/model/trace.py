@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 SCHEMA = 1
 
-# Event types other than "syscall".  A process event has no name/args/ret.
-PROCESS_EVENT_TYPES = ("fork", "exec", "exit", "killed", "signal", "detached")
 # --packets: a packet on the program's loopback (pid 0; its fields in info, see sctrace/kernel/packets.py).
 PACKET_EVENT = "packet"
 # --states: a connection the program closed changed state later (info: endpoint, tcp_state; tcpstates.py).
@@ -92,8 +90,8 @@ class Header:
 class Event:
     """One thing that happened in the traced program.
 
-    ``type`` is "syscall" or one of PROCESS_EVENT_TYPES.  For a syscall, ``name``
-    is the kernel's name, ``args`` the decoded arguments in the kernel's order
+    ``type`` is one of EVENT_TYPES (sctrace/model/choices.py); a process event has no name, args or ret.
+    For a syscall, ``name`` is the kernel's name, ``args`` the decoded arguments in the kernel's order
     (name -> JSON value), ``ret`` the raw return value (negative errno folded into
     ``errno``/-1 as strace prints it), ``fd`` the socket descriptor the call is
     about and ``endpoint`` that socket as the kernel described it when the call
