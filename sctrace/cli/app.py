@@ -8,7 +8,6 @@ with local variables, which may hold traced data.
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -127,7 +126,7 @@ def compare(
     from sctrace.compare.run import compare as run_compare
     from sctrace.compare.run import status_of
     from sctrace.peer.driver import DriveOptions
-    from sctrace.render import COMPARE_RENDERERS
+    from sctrace.render import COMPARE_RENDERERS, Terminal
 
     inputs = [(left, "left program or trace"), (right, "right program or trace"), (client, "--client program"),
               (server, "--server program")]
@@ -149,10 +148,7 @@ def compare(
     for notice in dict.fromkeys(notices):
         print(f"sctrace: {notice}", file=sys.stderr)
     out = sys.stdout if output is None else open_output(output)
-    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    # On a terminal, its width; in a file or a pipe, wide enough for a handout.
-    width = None if output is None and sys.stdout.isatty() else 160
-    COMPARE_RENDERERS[format.value](comparison, summarize(comparison), out, width=width, color=color)
+    COMPARE_RENDERERS[format.value](comparison, summarize(comparison), out, Terminal.of(out))
     out.flush()
     if out is not sys.stdout:
         out.close()
@@ -220,7 +216,7 @@ def check(
     """
     from sctrace.compare.align import summarize
     from sctrace.golden import golden_file as golden
-    from sctrace.render import COMPARE_RENDERERS
+    from sctrace.render import COMPARE_RENDERERS, Terminal
 
     try:
         result = golden.check(program, file, level=level.value if level is not None else None,
@@ -235,9 +231,7 @@ def check(
     if result.status == 0:
         print(f"{file}: matches ({summary})")
     else:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        COMPARE_RENDERERS["text"](result.comparison, summary, sys.stdout, width=None if sys.stdout.isatty() else 160,
-                                  color=color)
+        COMPARE_RENDERERS["text"](result.comparison, summary, sys.stdout, Terminal.of(sys.stdout))
     sys.stdout.flush()
     raise typer.Exit(result.status)
 
@@ -278,10 +272,9 @@ def matrix(
     Exit status: 0 the matrix was made, 2 trouble (a program that cannot be run or built, a bad trace,
     a report that cannot be written).
     """
-    import shutil
-
-    from sctrace.compare.matrix import build_matrix, render
+    from sctrace.compare.matrix import build_matrix
     from sctrace.peer.driver import DriveOptions
+    from sctrace.render import MATRIX_RENDERERS, Terminal
 
     notices: list[str] = []
     try:
@@ -294,9 +287,7 @@ def matrix(
         raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(notices):
         print(f"sctrace: {notice}", file=sys.stderr)
-    terminal = output is None and sys.stdout.isatty()
-    render(made, format.value, out, width=shutil.get_terminal_size().columns if terminal else None,
-           color=terminal and "NO_COLOR" not in os.environ)
+    MATRIX_RENDERERS[format.value](made, out, Terminal.of(out))
     out.flush()
     if out is not sys.stdout:
         out.close()
