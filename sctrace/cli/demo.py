@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sctrace.status import ExitStatus, SctraceError
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "seed"
+SEED_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "seed"  # sctrace/cli/demo.py -> the checkout
 PROGRAMS = ("server1.php", "server1.py")
 # compare's options the demo turns on when this sctrace has them.
 LECTURE_OPTIONS = ("--states", "--packets")
