@@ -294,9 +294,12 @@ def test_in_a_file_a_long_call_widens_the_table_instead_of_being_cut() -> None:
 
 
 def test_in_a_file_a_step_too_long_for_any_handout_is_cut_at_the_widest() -> None:
-    out = file_output(sample())  # a 200-byte payload: wider than half of FILE_MAX_WIDTH
-    assert out == text_output(sample(), width=FILE_MAX_WIDTH, summary="summary")
-    assert any(line.count("x") > 150 and "…" in line for line in out.splitlines())
+    comparison = sample()
+    assert comparison.rows[2].left is not None
+    comparison.rows[2].left.text = "write(C1, \"" + "x" * 400 + "\", 400) = 400"  # wider than half of the widest
+    out = file_output(comparison)
+    assert out == text_output(comparison, width=FILE_MAX_WIDTH, summary="summary")
+    assert any(line.count("x") > 250 and "…" in line for line in out.splitlines())
 
 
 def test_in_a_file_colour_follows_the_terminal_value() -> None:

@@ -68,7 +68,7 @@ _Segment = tuple[str, str | None]
 # stays byte for byte the same), nor wider than FILE_MAX_WIDTH: a step that shows kilobytes of payload is cut
 # rather than padding every line of the file to its length.
 FILE_WIDTH = 160
-FILE_MAX_WIDTH = 400
+FILE_MAX_WIDTH = 600
 
 
 def render(comparison: Comparison, summary: str, out: IO[str], terminal: Terminal) -> None:
