@@ -44,7 +44,7 @@ def _opt(option: Option, help: str | None = None) -> Any:
     return typer.Option(*option.names, help=option.help if help is None else help, **extra)
 
 
-# Helps that commands word alike.
+# How trace words --backend (it gives no peer), and how record and check word --timeout (they run one program).
 _TRACE_BACKEND = "ptrace (sctrace's own) or strace (run strace and read its output)."
 _ONE_TIMEOUT = "Seconds the program has to listen or connect."
 
