@@ -195,11 +195,11 @@ def test_the_fast_path_leaves_everything_else_to_click(argv: list[str]) -> None:
 def test_the_fast_path_knows_every_trace_option() -> None:
     import typer.main
 
-    from sctrace.cli.entry import TRACE_OPTIONS
+    from sctrace.cli.options import TRACE_OPTIONS
 
     command = typer.main.get_command(app).commands["trace"]  # type: ignore[attr-defined]
     click_options = {p.name: tuple(sorted(p.opts)) for p in command.params if p.param_type_name == "option"}
-    fast_options = {dest: tuple(sorted(names)) for dest, (names, _) in TRACE_OPTIONS.items()}
+    fast_options = {dest: tuple(sorted(option.names)) for dest, option in TRACE_OPTIONS.items()}
     assert fast_options == click_options
 
 
@@ -211,3 +211,109 @@ def test_both_paths_give_the_same_errors(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-m", "sctrace", *argv], capture_output=True, text=True, timeout=60)
         lines = [line for line in proc.stderr.splitlines() if line.startswith("sctrace:")]
         assert proc.returncode == status and len(lines) == 1 and "Traceback" not in proc.stderr, (argv, proc.stderr)
+
+
+# -- options: each declared once (sctrace/cli/options.py), the same for every command that takes it ---------
+
+def _declared() -> list[object]:
+    from sctrace.cli import options
+
+    return [*(v for v in vars(options).values() if isinstance(v, options.Option)), *options.TRACE_OPTIONS.values()]
+
+
+def _as_declared(param: object) -> tuple[object, ...]:
+    """What a click option is, in the terms of options.Option: its names, kind of value, choices, minimum."""
+    import click
+
+    assert isinstance(param, click.Option)
+    kind = param.type
+    choices = tuple(kind.choices) if isinstance(kind, click.Choice) else ()
+    minimum = getattr(kind, "min", None)
+    return tuple(sorted(param.opts)), choices, minimum, param.is_flag
+
+
+@pytest.mark.parametrize("name", ["trace", "compare", "record", "check", "matrix"])
+def test_every_option_of_every_command_is_as_declared(name: str) -> None:
+    import typer.main
+
+    from sctrace.cli.options import Option
+
+    declared = {(tuple(sorted(o.names)), o.choices, o.minimum, o.kind == "flag") for o in _declared()
+                if isinstance(o, Option)}
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    params = [p for p in command.params if p.param_type_name == "option"]
+    assert params
+    for param in params:
+        assert _as_declared(param) in declared, (name, param.opts)
+
+
+def test_the_options_several_commands_take_are_declared_once() -> None:
+    import typer.main
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    taken: dict[str, set[str]] = {}
+    for name, command in commands.items():
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                taken.setdefault(opt, set()).add(name)
+    shared = {opt for opt, names in taken.items() if len(names) > 1}
+    assert {"--backend", "--timeout", "--traceback", "--format", "--send", "--reply", "--client", "--server",
+            "--level", "-o", "--output", "--width"} <= shared
+    assert taken["--width"] == {"compare", "check", "matrix"}
+
+
+# -- --width, $COLUMNS and the file's own width -----------------------------------------------------
+
+PLAIN_ENV = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
+UDP = str(ROOT / "fixtures" / "trace" / "udp_echo.py")
+
+
+@pytest.fixture(scope="module")
+def udp_traces(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("udp")
+    paths = []
+    for side in ("left", "right"):
+        path = folder / f"{side}.jsonl"
+        subprocess.run([sys.executable, "-m", "sctrace", "trace", "--format", "jsonl", "-o", str(path),
+                        "--interpreter", PYTHON, UDP], check=True, capture_output=True, timeout=60)
+        paths.append(str(path))
+    return paths[0], paths[1]
+
+
+def _sctrace(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sctrace", *argv], capture_output=True, text=True, timeout=120,
+                          env=PLAIN_ENV if env is None else env, cwd=ROOT)
+
+
+def test_width_columns_and_the_pipe(udp_traces: tuple[str, str]) -> None:
+    piped = _sctrace("compare", *udp_traces)
+    assert piped.returncode == 0, piped.stderr
+    assert "…" not in piped.stdout and "\x1b" not in piped.stdout
+    assert max(len(line) for line in piped.stdout.splitlines()) > 80
+    for argv, env, width in ((["--width", "80"], PLAIN_ENV, 80), ([], {**PLAIN_ENV, "COLUMNS": "72"}, 72),
+                             (["--width", "64"], {**PLAIN_ENV, "COLUMNS": "72"}, 64)):
+        proc = _sctrace("compare", *udp_traces, *argv, env=env)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert max(len(line) for line in lines) == width and "…" in proc.stdout, (argv, env.get("COLUMNS"))
+    wrapped = _sctrace("matrix", *udp_traces, "--width", "60")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert max(len(line) for line in wrapped.stdout.splitlines()) <= 60
+    assert len(wrapped.stdout.splitlines()) > len(_sctrace("matrix", *udp_traces).stdout.splitlines())
+
+
+@pytest.mark.parametrize("argv", [["compare", "--width", "0", "a", "b"], ["matrix", "--width=-3", "a"],
+                                  ["check", "--width", "wide", "a", "b"]])
+def test_a_width_that_is_no_positive_number_is_a_usage_error(argv: list[str]) -> None:
+    proc = _sctrace(*argv)
+    assert proc.returncode == 2 and proc.stderr.startswith("sctrace: error:") and "--width" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php is not installed (apt-get install php-cli)")
+def test_the_udp_servers_sendto_address_is_not_cut_in_a_pipe() -> None:
+    seed = ROOT / "fixtures" / "seed"
+    proc = _sctrace("compare", str(seed / "udpserver.php"), str(seed / "udpserver.py"))
+    assert proc.returncode == 0, proc.stderr
+    sendto = [line for line in proc.stdout.splitlines() if "sendto(" in line]
+    assert len(sendto) == 1 and "…" not in sendto[0], proc.stdout
+    assert sendto[0].count("{AF_INET, 127.0.0.1:EPHEMERAL}, 16) = 54") == 2, sendto[0]

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
 from sctrace.compare.model import VERDICTS, Comparison, Row, Side, Step
 from sctrace.model.trace import Event
 from sctrace.render import compare_json, compare_markdown, compare_text
-from sctrace.render.compare_text import cells
+from sctrace.render.compare_text import FILE_MAX_WIDTH, FILE_WIDTH, cells
+from sctrace.render.terminal import PLAIN, Terminal
 
 HOSTILE = "\x1b[2J\x07[bold]x[/bold]<script>alert(1)</script>|`\u202e"
 RAW_CONTROLS = ("\x1b", "\x07", "\u202e")
@@ -77,11 +80,11 @@ def text_output(comparison: Comparison, width: int = 100, color: bool = False, e
                 summary: str = "not equivalent at semantic level: 1 changed") -> str:
     if encoding is None:
         buf = io.StringIO()
-        compare_text.render(comparison, summary, buf, width=width, color=color)
+        compare_text.render(comparison, summary, buf, Terminal(width, color))
         return buf.getvalue()
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="\n")
-    compare_text.render(comparison, summary, stream, width=width, color=color)
+    compare_text.render(comparison, summary, stream, Terminal(width, color))
     stream.flush()
     return raw.getvalue().decode(encoding)
 
@@ -119,17 +122,17 @@ def test_the_fast_measure_agrees_with_the_character_by_character_one() -> None:
         assert cells(line + other) == len(line) + sum(compare_text._char_cells(ch) for ch in other), repr(other)
 
 
-def test_default_width_is_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_columns_sets_the_width_when_no_width_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "50")
     buf = io.StringIO()
-    compare_text.render(sample(), "summary", buf)
+    compare_text.render(sample(), "summary", buf, Terminal.of(buf))
     lines = buf.getvalue().splitlines()
     assert max(cells(line) for line in lines) == 50
 
 
 def test_width_must_be_positive() -> None:
     with pytest.raises(ValueError, match="width"):
-        compare_text.render(sample(), "", io.StringIO(), width=0)
+        Terminal(width=0)
 
 
 def test_layout() -> None:
@@ -246,11 +249,113 @@ def test_hostile_payload_is_inert_in_the_terminal(width: int, color: bool) -> No
         assert "\\x1b[2J\\x07[bold]x[/bold]<script>alert(1)</script>|`\\u202e" in out
 
 
+# -- in a file or a pipe: as wide as the table needs --------------------------------------------------
+
+SENDTO = ('sendto(S1, "Hello 127.0.0.1:23334, I am Server. your msg : hello\\n\\n", 54, 0, '
+          '{AF_INET, 127.0.0.1:EPHEMERAL}, 16) = 54')
+
+
+def file_output(comparison: Comparison, summary: str = "summary") -> str:
+    buf = io.StringIO()
+    compare_text.render(comparison, summary, buf, PLAIN)
+    return buf.getvalue()
+
+
+def fitting() -> Comparison:
+    """sample() without its 200-byte write: every row fits FILE_WIDTH."""
+    comparison = sample()
+    comparison.rows = [row for row in comparison.rows if row.verdict != "changed"]
+    return comparison
+
+
+def test_a_table_that_fits_is_laid_out_at_the_file_width() -> None:
+    # Byte for byte what a file got before its width followed the table: a handout that fits stays the same.
+    assert file_output(fitting()) == text_output(fitting(), width=FILE_WIDTH, summary="summary")
+    assert file_output(fitting()) != text_output(fitting(), width=FILE_WIDTH - 10, summary="summary")
+
+
+def test_in_a_file_a_long_call_widens_the_table_instead_of_being_cut() -> None:
+    comparison = fitting()
+    comparison.rows.append(Row("same", step(9, "sendto", SENDTO), step(9, "sendto", SENDTO)))
+    detail = "flags: " + "|".join(f"MSG_FLAG{i}" for i in range(20))  # an explanation longer than a column
+    comparison.rows.append(Row("changed", step(10, "send", "send(C1) = 1"), step(10, "send", "send(C1) = 2"),
+                               detail=detail))
+    comparison.left.program = "/srv/lectures/socket-programming/week-three/examples/" + "x" * 120 + ".php"
+    out = file_output(comparison)
+    lines = out.splitlines()
+    assert "…" not in out
+    row = next(line for line in lines if "sendto(" in line)
+    assert row.count(SENDTO) == 2 and row.endswith(SENDTO)
+    assert f"       {detail}" in lines
+    assert lines[0].startswith(f"left:  {comparison.left.program} (php 8.2.36)")
+    width = max(cells(line) for line in lines)
+    assert FILE_WIDTH < width < FILE_MAX_WIDTH
+    assert "…" in text_output(comparison, width=FILE_WIDTH, summary="summary")  # what a 160-column file got
+
+
+def test_in_a_file_a_step_too_long_for_any_handout_is_cut_at_the_widest() -> None:
+    comparison = sample()
+    assert comparison.rows[2].left is not None
+    comparison.rows[2].left.text = "write(C1, \"" + "x" * 400 + "\", 400) = 400"  # wider than half of the widest
+    out = file_output(comparison)
+    assert out == text_output(comparison, width=FILE_MAX_WIDTH, summary="summary")
+    assert any(line.count("x") > 250 and "…" in line for line in out.splitlines())
+
+
+def test_in_a_file_colour_follows_the_terminal_value() -> None:
+    buf = io.StringIO()
+    compare_text.render(fitting(), "summary", buf, Terminal(None, color=True))
+    assert "\x1b[32m" in buf.getvalue() and SGR.sub("", buf.getvalue()) == file_output(fitting())
+
+
+# -- Terminal: one rule for width and colour -------------------------------------------------------
+
+def _pty(columns: int) -> tuple[int, IO[str]]:
+    """A real pseudo-terminal of this many columns: its master side and a text stream on its other side."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    return master, os.fdopen(slave, "w")
+
+
+def test_on_a_terminal_its_width_and_colour() -> None:
+    master, tty = _pty(97)
+    with tty:
+        assert Terminal.of(tty, environ={}) == Terminal(97, True)
+        assert Terminal.of(tty, environ={"COLUMNS": "70"}) == Terminal(70, True)
+        assert Terminal.of(tty, width=40, environ={"COLUMNS": "70"}) == Terminal(40, True)
+        for junk in ("", "0", "-3", "wide", "1e3"):
+            assert Terminal.of(tty, environ={"COLUMNS": junk}) == Terminal(97, True), junk
+        assert Terminal.of(tty, environ={"NO_COLOR": ""}) == Terminal(97, False)  # set, whatever its value
+        assert Terminal.of(tty, environ={"NO_COLOR": "1", "COLUMNS": "70"}) == Terminal(70, False)
+    os.close(master)
+
+
+def test_a_terminal_that_does_not_say_its_size_is_80_wide() -> None:
+    master, tty = _pty(0)
+    with tty:
+        assert Terminal.of(tty, environ={}) == Terminal(80, True)
+    os.close(master)
+
+
+def test_a_file_or_pipe_has_no_width_and_no_colour_unless_asked(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    with open(tmp_path / "out.txt", "w") as file, os.fdopen(write_end, "w") as pipe:
+        for out in (file, pipe, io.StringIO()):
+            assert Terminal.of(out, environ={}) == PLAIN
+            assert Terminal.of(out, environ={"COLUMNS": "90"}) == Terminal(90, False)
+            assert Terminal.of(out, width=120, environ={"COLUMNS": "90"}) == Terminal(120, False)
+    os.close(read_end)
+
+
 # -- JSON ------------------------------------------------------------------------------------------
 
 def json_output(comparison: Comparison, summary: str = "not equivalent") -> tuple[str, dict[str, Any]]:
     buf = io.StringIO()
-    compare_json.render(comparison, summary, buf, width=10, color=True)
+    compare_json.render(comparison, summary, buf, Terminal(width=10, color=True))
     return buf.getvalue(), json.loads(buf.getvalue())
 
 
@@ -302,7 +407,7 @@ def test_hostile_payload_is_inert_in_json() -> None:
 
 def markdown_output(comparison: Comparison, summary: str = "not equivalent at semantic level") -> str:
     buf = io.StringIO()
-    compare_markdown.render(comparison, summary, buf, width=10, color=True)
+    compare_markdown.render(comparison, summary, buf, Terminal(width=10, color=True))
     return buf.getvalue()
 
 

@@ -17,13 +17,15 @@ from typing import Any
 
 import pytest
 
-from sctrace.compare.matrix import CORE_STEPS, STEP_OF_CALL, STEPS, Matrix, brief, matrix_of, render
+from sctrace.compare.matrix import CORE_STEPS, STEP_OF_CALL, STEPS, Matrix, brief, matrix_of
 from sctrace.compare.model import Step
 from sctrace.kernel import netns
 from sctrace.model import syscalls
+from sctrace.model.choices import MATRIX_FORMATS
 from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions
 from sctrace.peer.sides import exit_info, run_sides
+from sctrace.render import MATRIX_RENDERERS, PLAIN, Terminal
 from tests import helpers
 from tests.helpers import MATRIX, SEED, is_subsequence
 
@@ -192,17 +194,17 @@ def test_saved_traces_make_the_same_matrix(saved: list[Path]) -> None:
 def test_text_fits_the_width_and_wraps_calls(saved: list[Path]) -> None:
     matrix = matrix_from(saved)
     out = io.StringIO()
-    render(matrix, "text", out, width=80)
+    MATRIX_RENDERERS["text"](matrix, out, Terminal(width=80))
     lines = out.getvalue().splitlines()
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
     assert lines[0].split("│")[0].strip() == "step"
     assert any(line.startswith("create") for line in lines) and any(line.startswith("close") for line in lines)
     wide = io.StringIO()
-    render(matrix, "text", wide)  # no width (a file, a pipe): each call on one line
+    MATRIX_RENDERERS["text"](matrix, wide, PLAIN)  # no width (a file, a pipe): each call on one line
     assert "socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP)" in wide.getvalue()
     assert "\x1b" not in wide.getvalue()
     colored = io.StringIO()
-    render(matrix, "text", colored, width=200, color=True)
+    MATRIX_RENDERERS["text"](matrix, colored, Terminal(width=200, color=True))
     assert "\x1b[1m" in colored.getvalue()
 
 
@@ -230,7 +232,7 @@ def test_name_service_calls_are_counted_below_and_fit_the_width(saved: list[Path
     assert matrix.columns[0].runtime_calls == 6
     assert [row.cells for row in matrix.rows] == [row.cells for row in plain.rows]
     out = io.StringIO()
-    render(matrix, "text", out, width=60)
+    MATRIX_RENDERERS["text"](matrix, out, Terminal(width=60))
     lines = out.getvalue().splitlines()
     assert all(len(line) <= 60 for line in lines), max(lines, key=len)
     note = lines[lines.index(next(x for x in lines if x.startswith("/srv/"))):]  # the path is cut where it must be
@@ -242,7 +244,7 @@ def test_name_service_calls_are_counted_below_and_fit_the_width(saved: list[Path
 def test_text_falls_back_to_ascii(saved: list[Path]) -> None:
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="ascii")
-    render(matrix_from(saved), "text", out)
+    MATRIX_RENDERERS["text"](matrix_from(saved), out, PLAIN)
     out.flush()
     assert "|" in raw.getvalue().decode("ascii")
 
@@ -261,9 +263,9 @@ def hostile_trace(path: Path, out: Path) -> Path:
 def test_bytes_from_programs_are_escaped_in_every_format(saved: list[Path], tmp_path: Path) -> None:
     path = hostile_trace(saved[0], tmp_path / "hostile.jsonl")
     matrix = matrix_from([path, saved[1]])
-    for format in ("text", "markdown", "json"):
+    for format in MATRIX_FORMATS:
         out = io.StringIO()
-        render(matrix, format, out, width=120 if format == "text" else None)
+        MATRIX_RENDERERS[format](matrix, out, Terminal(width=120) if format == "text" else PLAIN)
         text = out.getvalue()
         assert "\x1b" not in text and "\x07" not in text, format
         if format == "markdown":

@@ -372,7 +372,7 @@ def test_compare_shows_states_and_never_differs_by_them(tmp_path: Path) -> None:
     from sctrace.compare.align import summarize
     from sctrace.compare.run import compare
     from sctrace.peer.driver import DriveOptions
-    from sctrace.render import COMPARE_RENDERERS
+    from sctrace.render import COMPARE_RENDERERS, Terminal
 
     left, right = tmp_path / "left.jsonl", tmp_path / "right.jsonl"
     _trace_to_file(FIXTURE, left)
@@ -390,7 +390,7 @@ def test_compare_shows_states_and_never_differs_by_them(tmp_path: Path) -> None:
     outputs = {}
     for fmt in ("text", "json", "markdown"):
         out = io.StringIO()
-        COMPARE_RENDERERS[fmt](comparison, summarize(comparison), out, width=400, color=False)
+        COMPARE_RENDERERS[fmt](comparison, summarize(comparison), out, Terminal(width=400))
         outputs[fmt] = out.getvalue()
     text_row = next(line for line in outputs["text"].splitlines() if "connect(" in line)
     assert "= 0 [ESTABLISHED]" in text_row and "= 0 [SYN_SENT]" in text_row

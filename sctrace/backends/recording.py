@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING
 
 from sctrace import __version__
 from sctrace.launch.runners import Launch, version_answer
+from sctrace.model.choices import Backend
 from sctrace.model.trace import Event, Header, Renderer, Trace
 
 if TYPE_CHECKING:
     import subprocess
-
-    from sctrace.backends.ptrace.tracer import TraceOptions
 
 
 @dataclass
@@ -65,16 +64,23 @@ class Recorder:
             self.renderer.event(ev)
 
 
-def make_header(launch: Launch, options: TraceOptions) -> Header:
+def make_header(launch: Launch, *, backend: Backend, all_syscalls: bool, string_limit: int, seccomp: bool = False,
+                tcp_states: bool = False) -> Header:
+    """The header of a trace about to start, the same whichever backend makes it.
+
+    The ptrace backend learns whether its seccomp filter is in only once the program runs, and fills
+    ``seccomp`` in then; the strace backend knows it from the start.
+    """
     return Header(
         argv=launch.argv,
         program=launch.program,
         language=launch.language,
         interpreter=launch.interpreter,
-        backend="ptrace",
-        all_syscalls=options.all_syscalls,
-        string_limit=options.string_limit,
+        backend=backend,
+        seccomp=seccomp,
+        all_syscalls=all_syscalls,
+        string_limit=string_limit,
         started=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),  # datetime's isoformat, without datetime
         sctrace_version=__version__,
-        extra={"tcp_states": True} if options.states else {},
+        extra={"tcp_states": True} if tcp_states else {},
     )

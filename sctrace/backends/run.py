@@ -15,8 +15,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from sctrace.backends.ptrace.tracer import Interrupted, LaunchError, Observer, Outcome, TraceOptions, Tracer
+from sctrace.backends.ptrace.tracer import Interrupted, LaunchError, Outcome, TraceOptions, Tracer
 from sctrace.backends.recording import Recorder, TraceResult, make_header
+from sctrace.backends.view import Observer
 from sctrace.launch.runners import Launch, resolve
 from sctrace.model.trace import Event, Header, Renderer, Trace
 from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError
@@ -150,7 +151,8 @@ def _trace_launch(
     observer: Observer | None,
 ) -> TraceResult:
     """Trace a resolved (and built) program until it ends."""
-    header = make_header(launch, options)
+    header = make_header(launch, backend="ptrace", all_syscalls=options.all_syscalls,
+                         string_limit=options.string_limit, tcp_states=options.states)
     trace = Trace(header)
     # The version is recorded in saved traces; a terminal reader does not need
     # it, and asking costs an interpreter start competing with the traced one.

@@ -8,16 +8,18 @@ with local variables, which may hold traced data.
 
 from __future__ import annotations
 
-import os
 import sys
-from enum import Enum
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import click
 import typer
 
+from sctrace.cli import options
+from sctrace.cli.options import Option
 from sctrace.cli.trace_command import check_writable, open_output, run_trace
+from sctrace.model.choices import Backend, CompareFormat, Level, MatrixFormat, TraceFormat
 from sctrace.model.output import refuse_inputs
 from sctrace.status import ExitStatus, SctraceError, Stopped, report, stop_status
 
@@ -30,16 +32,21 @@ app = typer.Typer(
 )
 
 
-class TraceFormat(str, Enum):
-    text = "text"
-    jsonl = "jsonl"
-    html = "html"
-    mermaid = "mermaid"
+def _opt(option: Option, help: str | None = None) -> Any:
+    """The typer option of a declaration in options.py, with the command's own wording of its help if given."""
+    extra: dict[str, Any] = {}
+    if option.kind == "choice":
+        extra["click_type"] = click.Choice(option.choices)
+    if option.minimum is not None:
+        extra["min"] = option.minimum
+    if option.metavar is not None:
+        extra["metavar"] = option.metavar
+    return typer.Option(*option.names, help=option.help if help is None else help, **extra)
 
 
-class Backend(str, Enum):
-    ptrace = "ptrace"
-    strace = "strace"
+# How trace words --backend (it gives no peer), and how record and check word --timeout (they run one program).
+_TRACE_BACKEND = "ptrace (sctrace's own) or strace (run strace and read its output)."
+_ONE_TIMEOUT = "Seconds the program has to listen or connect."
 
 
 @app.callback()
@@ -54,63 +61,48 @@ def _root() -> None:
 def trace(
     program: Annotated[str, typer.Argument(help="The program: a script (.php .py .js .pl .rb .sh), C or Go source, or an executable.")],  # noqa: E501
     args: Annotated[Optional[list[str]], typer.Argument(help="Its arguments.")] = None,  # noqa: UP045
-    format: Annotated[TraceFormat, typer.Option("--format", "-f", help="text (strace-like), jsonl, html, mermaid.")] = (
-        TraceFormat.text
-    ),
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the trace here (- for stdout; default stderr).")] = None,  # noqa: E501,UP045
-    string_limit: Annotated[int, typer.Option("--string-limit", "-s", min=0, help="Payload bytes shown (true length always kept).")] = 32,  # noqa: E501
-    syscall_list: Annotated[Optional[str], typer.Option("--syscalls", "-e", help="Report only these calls, comma-separated.")] = None,  # noqa: E501,UP045
-    all_syscalls: Annotated[bool, typer.Option("--all", help="Report every system call, not only socket ones.")] = False,  # noqa: E501
-    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.0, help="Kill the program after this many seconds.")] = None,  # noqa: E501,UP045
-    interpreter: Annotated[Optional[str], typer.Option("--interpreter", help="Run the program with this interpreter.")] = None,  # noqa: E501,UP045
-    no_seccomp: Annotated[bool, typer.Option("--no-seccomp", help="Stop at every call (slower; for kernels without seccomp).")] = False,  # noqa: E501
-    no_pin: Annotated[bool, typer.Option("--no-pin", help="Let the program's threads use every CPU (tracing is slower).")] = False,  # noqa: E501
-    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (run strace and read its output).")] = Backend.ptrace,  # noqa: E501
-    states: Annotated[bool, typer.Option("--states", help="Show the kernel's TCP state after each call on a TCP socket.")] = False,  # noqa: E501
-    packets: Annotated[bool, typer.Option("--packets", help="Show the program's loopback packets among its calls (tcpdump's notation).")] = False,  # noqa: E501
-    pcap: Annotated[Optional[str], typer.Option("--pcap", metavar="FILE", help="Write the program's loopback packets to FILE (pcap).")] = None,  # noqa: E501,UP045
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+    format: Annotated[TraceFormat, _opt(options.TRACE_FORMAT)] = "text",
+    output: Annotated[Optional[Path], _opt(options.OUTPUT, "Write the trace here (- for stdout; default stderr).")] = None,  # noqa: E501,UP045
+    string_limit: Annotated[int, _opt(options.STRING_LIMIT)] = 32,
+    syscall_list: Annotated[Optional[str], _opt(options.SYSCALLS)] = None,  # noqa: UP045
+    all_syscalls: Annotated[bool, _opt(options.ALL)] = False,
+    timeout: Annotated[Optional[float], _opt(options.TRACE_OPTIONS["timeout"], "Kill the program after this many seconds.")] = None,  # noqa: E501,UP045
+    interpreter: Annotated[Optional[str], _opt(options.INTERPRETER)] = None,  # noqa: UP045
+    no_seccomp: Annotated[bool, _opt(options.NO_SECCOMP)] = False,
+    no_pin: Annotated[bool, _opt(options.NO_PIN)] = False,
+    backend: Annotated[Backend, _opt(options.BACKEND, _TRACE_BACKEND)] = "ptrace",
+    states: Annotated[bool, _opt(options.STATES)] = False,
+    packets: Annotated[bool, _opt(options.PACKETS)] = False,
+    pcap: Annotated[Optional[str], _opt(options.PCAP)] = None,  # noqa: UP045
+    traceback: Annotated[bool, _opt(options.TRACEBACK)] = False,
 ) -> None:
     """Run PROGRAM under ptrace and report its socket system calls as they happen."""
-    # fast.py runs a plain `sctrace trace` without this framework; both end in run_trace.
-    raise typer.Exit(run_trace(program, args or [], format=format.value, output=None if output is None else str(output),
+    # entry.py runs a plain `sctrace trace` without this framework; both end in run_trace.
+    raise typer.Exit(run_trace(program, args or [], format=format, output=None if output is None else str(output),
                                string_limit=string_limit, syscall_list=syscall_list, all_syscalls=all_syscalls,
                                timeout=timeout, interpreter=interpreter, no_seccomp=no_seccomp, no_pin=no_pin,
-                               backend=backend.value, states=states, packets=packets, pcap=pcap))
-
-
-class CompareFormat(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    html = "html"
-    mermaid = "mermaid"
-
-
-class Level(str, Enum):
-    raw = "raw"
-    stable = "stable"
-    semantic = "semantic"
+                               backend=backend, states=states, packets=packets, pcap=pcap))
 
 
 @app.command()
 def compare(
     left: Annotated[Optional[str], typer.Argument(help="A program (.php, .py, ...) or a saved trace.")] = None,  # noqa: UP045
     right: Annotated[Optional[str], typer.Argument(help="The program or saved trace to compare it with.")] = None,  # noqa: UP045,E501
-    level: Annotated[Level, typer.Option("--level", help="raw, stable or semantic.")] = Level.semantic,
-    format: Annotated[CompareFormat, typer.Option("--format", "-f", help="text, json, markdown, html or mermaid.")] = CompareFormat.text,  # noqa: E501
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the comparison here.")] = None,  # noqa: UP045
-    send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
-    reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
-    client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against each server, traced in its own lane.")] = None,  # noqa: UP045,E501
-    server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for each client, traced in its own lane.")] = None,  # noqa: UP045,E501
-    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
-    states: Annotated[bool, typer.Option("--states", help="Show the kernel's TCP state after each call on a TCP socket (never a difference).")] = False,  # noqa: E501
-    packets: Annotated[bool, typer.Option("--packets", help="Capture each side's loopback packets into its trace (HTML, Mermaid, JSON events).")] = False,  # noqa: E501
-    pcap: Annotated[Optional[str], typer.Option("--pcap", metavar="FILE", help="Write each side's packets to FILE (.left/.right before the extension).")] = None,  # noqa: UP045,E501
-    rules: Annotated[bool, typer.Option("--rules", help="List the equivalence rules and exit.")] = False,
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+    level: Annotated[Level, _opt(options.LEVEL)] = "semantic",
+    format: Annotated[CompareFormat, _opt(options.COMPARE_FORMAT)] = "text",
+    output: Annotated[Optional[Path], _opt(options.OUTPUT, "Write the comparison here.")] = None,  # noqa: UP045
+    send: Annotated[str, _opt(options.SEND)] = "hello\n",
+    reply: Annotated[str, _opt(options.REPLY)] = "hi",
+    timeout: Annotated[float, _opt(options.TIMEOUT)] = 10.0,
+    client: Annotated[Optional[str], _opt(options.CLIENT)] = None,  # noqa: UP045
+    server: Annotated[Optional[str], _opt(options.SERVER)] = None,  # noqa: UP045
+    backend: Annotated[Backend, _opt(options.BACKEND)] = "ptrace",
+    states: Annotated[bool, _opt(options.STATES, "Show the kernel's TCP state after each call on a TCP socket (never a difference).")] = False,  # noqa: E501
+    packets: Annotated[bool, _opt(options.PACKETS, "Capture each side's loopback packets into its trace (HTML, Mermaid, JSON events).")] = False,  # noqa: E501
+    pcap: Annotated[Optional[str], _opt(options.PCAP, "Write each side's packets to FILE (.left/.right before the extension).")] = None,  # noqa: UP045,E501
+    width: Annotated[Optional[int], _opt(options.WIDTH)] = None,  # noqa: UP045
+    rules: Annotated[bool, _opt(options.RULES)] = False,
+    traceback: Annotated[bool, _opt(options.TRACEBACK)] = False,
 ) -> None:
     """Run two programs (or load two traces) and show their socket calls side by side, differences explained.
 
@@ -127,7 +119,7 @@ def compare(
     from sctrace.compare.run import compare as run_compare
     from sctrace.compare.run import status_of
     from sctrace.peer.driver import DriveOptions
-    from sctrace.render import COMPARE_RENDERERS
+    from sctrace.render import COMPARE_RENDERERS, Terminal
 
     inputs = [(left, "left program or trace"), (right, "right program or trace"), (client, "--client program"),
               (server, "--server program")]
@@ -140,19 +132,16 @@ def compare(
             refuse_inputs(side_path(pcap, side), inputs, "--pcap FILE")
             check_writable(Path(side_path(pcap, side)), "--pcap FILE")
     drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states,
-                         packets=packets, pcap=pcap, backend=backend.value)
+                         packets=packets, pcap=pcap, backend=backend)
     notices: list[str] = []
     try:
-        comparison = run_compare(left, right, level=level.value, drive=drive, notices=notices)
+        comparison = run_compare(left, right, level=level, drive=drive, notices=notices)
     except SctraceError as exc:  # compare follows diff(1): any trouble is status 2
         raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(notices):
         print(f"sctrace: {notice}", file=sys.stderr)
     out = sys.stdout if output is None else open_output(output)
-    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    # On a terminal, its width; in a file or a pipe, wide enough for a handout.
-    width = None if output is None and sys.stdout.isatty() else 160
-    COMPARE_RENDERERS[format.value](comparison, summarize(comparison), out, width=width, color=color)
+    COMPARE_RENDERERS[format](comparison, summarize(comparison), out, Terminal.of(out, width=width))
     out.flush()
     if out is not sys.stdout:
         out.close()
@@ -170,16 +159,16 @@ _KEPT_UNTIL_EXIT: list[object] = []
 def record(
     program: Annotated[str, typer.Argument(help="The program: a script (.php .py .js .pl .rb .sh), C or Go source, or an executable.")],  # noqa: E501
     args: Annotated[Optional[list[str]], typer.Argument(help="Its arguments (after -- when they look like options).")] = None,  # noqa: E501,UP045
-    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="Write the golden trace here (- for stdout).")] = "-",  # noqa: E501
-    level: Annotated[Level, typer.Option("--level", help="stable or semantic.")] = Level.semantic,
-    send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
-    reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the program has to listen or connect.")] = 10.0,  # noqa: E501
-    client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server, traced in its own lane.")] = None,  # noqa: UP045,E501
-    server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client, traced in its own lane.")] = None,  # noqa: UP045,E501
-    states: Annotated[bool, typer.Option("--states", help="Show each call's TCP state in the file (read, never compared; it may vary between runs).")] = False,  # noqa: E501
-    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+    output: Annotated[str, _opt(replace(options.OUTPUT, metavar="FILE"), "Write the golden trace here (- for stdout).")] = "-",  # noqa: E501
+    level: Annotated[Level, _opt(options.LEVEL, "stable or semantic.")] = "semantic",
+    send: Annotated[str, _opt(options.SEND)] = "hello\n",
+    reply: Annotated[str, _opt(options.REPLY)] = "hi",
+    timeout: Annotated[float, _opt(options.TIMEOUT, _ONE_TIMEOUT)] = 10.0,
+    client: Annotated[Optional[str], _opt(options.CLIENT, "Run this client against the server, traced in its own lane.")] = None,  # noqa: UP045,E501
+    server: Annotated[Optional[str], _opt(options.SERVER, "Run this server for the client, traced in its own lane.")] = None,  # noqa: UP045,E501
+    states: Annotated[bool, _opt(options.STATES, "Show each call's TCP state in the file (read, never compared; it may vary between runs).")] = False,  # noqa: E501
+    backend: Annotated[Backend, _opt(options.BACKEND)] = "ptrace",
+    traceback: Annotated[bool, _opt(options.TRACEBACK)] = False,
 ) -> None:
     """Run PROGRAM (given its peer, as compare does) and write its socket calls as a golden trace for check.
 
@@ -191,9 +180,9 @@ def record(
     refuse_inputs(output, [(program, "program"), (client, "--client program"), (server, "--server program")])
     check_writable(None if output == "-" else Path(output))  # said before anything runs, as by compare
     drive = DriveOptions(_unescape(send), _unescape(reply), timeout, client=client, server=server, states=states,
-                         backend=backend.value)
+                         backend=backend)
     try:
-        recording = golden.record(program, args or [], level=level.value, drive=drive)
+        recording = golden.record(program, args or [], level=level, drive=drive)
     except SctraceError as exc:  # like compare and check: any trouble is status 2
         raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(recording.notices):
@@ -205,14 +194,15 @@ def record(
 def check(
     program: Annotated[str, typer.Argument(help="The program to run again.")],
     file: Annotated[str, typer.Argument(metavar="FILE", help="The golden trace made by sctrace record.")],
-    level: Annotated[Optional[Level], typer.Option("--level", help="The level FILE was made at (default: FILE's).")] = None,  # noqa: E501,UP045
-    send: Annotated[Optional[str], typer.Option("--send", help="What the peer client sends (default: as recorded).")] = None,  # noqa: E501,UP045
-    reply: Annotated[Optional[str], typer.Option("--reply", help="What the peer server replies (default: as recorded).")] = None,  # noqa: E501,UP045
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds the program has to listen or connect.")] = 10.0,  # noqa: E501
-    client: Annotated[Optional[str], typer.Option("--client", metavar="PROGRAM", help="Run this client against the server (default: as recorded).")] = None,  # noqa: UP045,E501
-    server: Annotated[Optional[str], typer.Option("--server", metavar="PROGRAM", help="Run this server for the client (default: as recorded).")] = None,  # noqa: UP045,E501
-    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+    level: Annotated[Optional[Level], _opt(options.LEVEL, "The level FILE was made at (default: FILE's).")] = None,  # noqa: E501,UP045
+    send: Annotated[Optional[str], _opt(options.SEND, "What the peer client sends (default: as recorded).")] = None,  # noqa: E501,UP045
+    reply: Annotated[Optional[str], _opt(options.REPLY, "What the peer server replies (default: as recorded).")] = None,  # noqa: E501,UP045
+    timeout: Annotated[float, _opt(options.TIMEOUT, _ONE_TIMEOUT)] = 10.0,
+    client: Annotated[Optional[str], _opt(options.CLIENT, "Run this client against the server (default: as recorded).")] = None,  # noqa: UP045,E501
+    server: Annotated[Optional[str], _opt(options.SERVER, "Run this server for the client (default: as recorded).")] = None,  # noqa: UP045,E501
+    backend: Annotated[Backend, _opt(options.BACKEND)] = "ptrace",
+    width: Annotated[Optional[int], _opt(options.WIDTH)] = None,  # noqa: UP045
+    traceback: Annotated[bool, _opt(options.TRACEBACK)] = False,
 ) -> None:
     """Run PROGRAM again and compare its socket calls with the golden trace FILE.
 
@@ -220,13 +210,12 @@ def check(
     """
     from sctrace.compare.align import summarize
     from sctrace.golden import golden_file as golden
-    from sctrace.render import COMPARE_RENDERERS
+    from sctrace.render import COMPARE_RENDERERS, Terminal
 
     try:
-        result = golden.check(program, file, level=level.value if level is not None else None,
-                              send=None if send is None else _unescape(send),
+        result = golden.check(program, file, level=level, send=None if send is None else _unescape(send),
                               reply=None if reply is None else _unescape(reply),
-                              client=client, server=server, timeout=timeout, backend=backend.value)
+                              client=client, server=server, timeout=timeout, backend=backend)
     except SctraceError as exc:  # like compare (diff(1)): any trouble is status 2
         raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(result.recording.notices):
@@ -235,9 +224,7 @@ def check(
     if result.status == 0:
         print(f"{file}: matches ({summary})")
     else:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        COMPARE_RENDERERS["text"](result.comparison, summary, sys.stdout, width=None if sys.stdout.isatty() else 160,
-                                  color=color)
+        COMPARE_RENDERERS["text"](result.comparison, summary, sys.stdout, Terminal.of(sys.stdout, width=width))
     sys.stdout.flush()
     raise typer.Exit(result.status)
 
@@ -252,51 +239,43 @@ def demo(ctx: typer.Context) -> None:
 
     command = typer.main.get_command(app)
     compare_command = command.commands["compare"] if isinstance(command, click.Group) else command
-    options = {opt for param in compare_command.params for opt in getattr(param, "opts", [])}
-    raise typer.Exit(run(demo_argv(ctx.args, options)))
-
-
-class MatrixFormat(str, Enum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
+    compare_options = {opt for param in compare_command.params for opt in getattr(param, "opts", [])}
+    raise typer.Exit(run(demo_argv(ctx.args, compare_options)))
 
 
 @app.command()
 def matrix(
     programs: Annotated[list[str], typer.Argument(help="Programs (.c, .go, .php, .py, .js, ...) or saved traces: a column each.")],  # noqa: E501
-    format: Annotated[MatrixFormat, typer.Option("--format", "-f", help="text, markdown or json.")] = MatrixFormat.text,  # noqa: E501
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the matrix here.")] = None,  # noqa: UP045
-    send: Annotated[str, typer.Option("--send", help="What the peer client sends to a server.")] = "hello\n",
-    reply: Annotated[str, typer.Option("--reply", help="What the peer server replies to a client.")] = "hi",
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds a program has to listen or connect.")] = 10.0,  # noqa: E501
-    backend: Annotated[Backend, typer.Option("--backend", help="ptrace (sctrace's own) or strace (servers only: strace cannot hold a client's connect).")] = Backend.ptrace,  # noqa: E501
-    traceback: Annotated[bool, typer.Option("--traceback", help="Show a traceback on internal errors.")] = False,
+    format: Annotated[MatrixFormat, _opt(options.MATRIX_FORMAT)] = "text",
+    output: Annotated[Optional[Path], _opt(options.OUTPUT, "Write the matrix here.")] = None,  # noqa: UP045
+    send: Annotated[str, _opt(options.SEND)] = "hello\n",
+    reply: Annotated[str, _opt(options.REPLY)] = "hi",
+    timeout: Annotated[float, _opt(options.TIMEOUT)] = 10.0,
+    backend: Annotated[Backend, _opt(options.BACKEND)] = "ptrace",
+    width: Annotated[Optional[int], _opt(options.WIDTH)] = None,  # noqa: UP045
+    traceback: Annotated[bool, _opt(options.TRACEBACK)] = False,
 ) -> None:
     """Run several programs (or load traces): their socket calls, a column per program, a row per life-cycle step.
 
     Exit status: 0 the matrix was made, 2 trouble (a program that cannot be run or built, a bad trace,
     a report that cannot be written).
     """
-    import shutil
-
-    from sctrace.compare.matrix import build_matrix, render
+    from sctrace.compare.matrix import build_matrix
     from sctrace.peer.driver import DriveOptions
+    from sctrace.render import MATRIX_RENDERERS, Terminal
 
     notices: list[str] = []
     try:
         refuse_inputs(output, [(p, "program or trace") for p in programs])
         check_writable(output)
-        drive = DriveOptions(_unescape(send), _unescape(reply), timeout, backend=backend.value)
+        drive = DriveOptions(_unescape(send), _unescape(reply), timeout, backend=backend)
         made = build_matrix(programs, drive=drive, notices=notices)
         out = sys.stdout if output is None else open_output(output)
     except SctraceError as exc:  # any trouble is status 2, as for compare
         raise SctraceError(exc.message, ExitStatus.USAGE) from None
     for notice in dict.fromkeys(notices):
         print(f"sctrace: {notice}", file=sys.stderr)
-    terminal = output is None and sys.stdout.isatty()
-    render(made, format.value, out, width=shutil.get_terminal_size().columns if terminal else None,
-           color=terminal and "NO_COLOR" not in os.environ)
+    MATRIX_RENDERERS[format](made, out, Terminal.of(out, width=width))
     out.flush()
     if out is not sys.stdout:
         out.close()

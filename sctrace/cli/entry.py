@@ -2,15 +2,16 @@
 
 Importing typer and click costs about 50 ms, half of sctrace's fixed start-up
 cost, and ``sctrace trace PROGRAM`` is run again and again.  So a trace
-command line made only of the options in TRACE_OPTIONS, well-formed, is
-parsed here by the same rules click applies to the typer command in cli.py
-(options before PROGRAM, long options with ``=`` or a separate value, short
-options with the value attached or separate, ``--`` before PROGRAM, and
-everything after PROGRAM for the program), and run by the same function,
-tracecmd.run_trace.  Anything else (another command, --help, an unknown or
-malformed option, a value out of range) goes to cli.py, which parses it
+command line made only of the options in options.TRACE_OPTIONS (the
+declarations app.py makes the typer command of), well-formed, is parsed here
+by the same rules click applies to the typer command in app.py (options
+before PROGRAM, long options with ``=`` or a separate value, short options
+with the value attached or separate, ``--`` before PROGRAM, and everything
+after PROGRAM for the program), and run by the same function,
+trace_command.run_trace.  Anything else (another command, --help, an unknown
+or malformed option, a value out of range) goes to app.py, which parses it
 again and says what is wrong.  tests/test_cli.py checks that both parsers
-give the same values and that this table names every option of the typer
+give the same values and that the table names every option of the typer
 command.
 """
 
@@ -26,42 +27,10 @@ import os  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
-from sctrace.cli.trace_command import BACKENDS, TRACE_FORMATS  # noqa: E402
+from sctrace.cli.options import TRACE_OPTIONS  # noqa: E402
 from sctrace.status import ExitStatus, exit_quietly_on_closed_pipe, interrupted, report, stop_status  # noqa: E402
 
-# dest -> (option names, kind): "flag" takes no value; the others take one.
-TRACE_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "format": (("--format", "-f"), "format"),
-    "output": (("--output", "-o"), "str"),
-    "string_limit": (("--string-limit", "-s"), "count"),
-    "syscall_list": (("--syscalls", "-e"), "str"),
-    "all_syscalls": (("--all",), "flag"),
-    "timeout": (("--timeout",), "seconds"),
-    "interpreter": (("--interpreter",), "str"),
-    "no_seccomp": (("--no-seccomp",), "flag"),
-    "no_pin": (("--no-pin",), "flag"),
-    "backend": (("--backend",), "backend"),
-    "states": (("--states",), "flag"),
-    "packets": (("--packets",), "flag"),
-    "pcap": (("--pcap",), "str"),
-    "traceback": (("--traceback",), "flag"),
-}
-_BY_NAME = {name: dest for dest, (names, _) in TRACE_OPTIONS.items() for name in names}
-
-
-def _value(kind: str, text: str) -> Any:
-    """The option's value, or None when click would refuse it (cli.py then says why)."""
-    if kind == "str":
-        return text
-    if kind == "format":
-        return text if text in TRACE_FORMATS else None
-    if kind == "backend":
-        return text if text in BACKENDS else None
-    try:
-        number: float = int(text) if kind == "count" else float(text)
-    except ValueError:
-        return None
-    return number if number >= 0 and number == number else None  # min=0; NaN is no number of seconds
+_BY_NAME = {name: dest for dest, option in TRACE_OPTIONS.items() for name in option.names}
 
 
 def parse_trace(argv: list[str]) -> dict[str, Any] | None:
@@ -83,8 +52,8 @@ def parse_trace(argv: list[str]) -> dict[str, Any] | None:
         dest = _BY_NAME.get(name)
         if dest is None or dest in values:  # unknown, --help, or given twice (click keeps the last: leave it to it)
             return None
-        kind = TRACE_OPTIONS[dest][1]
-        if kind == "flag":
+        option = TRACE_OPTIONS[dest]
+        if option.kind == "flag":
             if eq or attached:
                 return None
             values[dest] = True
@@ -98,12 +67,12 @@ def parse_trace(argv: list[str]) -> dict[str, Any] | None:
             i += 2
         else:
             return None
-        value = _value(kind, text)
-        if value is None:
+        value = option.accepts(text)
+        if value is None:  # click refuses it: app.py says why
             return None
         values[dest] = value
     if i >= len(argv):
-        return None  # no PROGRAM: cli.py shows the help
+        return None  # no PROGRAM: app.py shows the help
     values["program"], values["args"] = argv[i], argv[i + 1:]
     return values
 

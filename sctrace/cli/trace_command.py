@@ -13,10 +13,9 @@ import os
 import sys
 from typing import IO
 
+from sctrace.model.choices import Backend, TraceFormat
 from sctrace.status import ExitStatus, SctraceError
 
-TRACE_FORMATS = ("text", "jsonl", "html", "mermaid")
-BACKENDS = ("ptrace", "strace")
 _VERSIONED_FORMATS = frozenset({"jsonl", "html"})  # formats that show the interpreter's version
 
 
@@ -73,10 +72,10 @@ def check_writable(path: str | os.PathLike[str] | None, option: str = "-o FILE")
         raise SctraceError(f"cannot write {path}: {problem}; choose another {option}", ExitStatus.CANNOT_WRITE)
 
 
-def run_trace(program: str, args: list[str], *, format: str = "text", output: str | None = None,
+def run_trace(program: str, args: list[str], *, format: TraceFormat = "text", output: str | None = None,
               string_limit: int = 32, syscall_list: str | None = None, all_syscalls: bool = False,
               timeout: float | None = None, interpreter: str | None = None, no_seccomp: bool = False,
-              no_pin: bool = False, backend: str = "ptrace", states: bool = False, packets: bool = False,
+              no_pin: bool = False, backend: Backend = "ptrace", states: bool = False, packets: bool = False,
               pcap: str | None = None) -> int:
     """Trace program as ``sctrace trace`` does; its exit status (the program's own, or sctrace's)."""
     from sctrace.backends.ptrace.tracer import TraceOptions

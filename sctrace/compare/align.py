@@ -18,7 +18,6 @@ greedy pass that resynchronises within a small window.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import json
 from bisect import bisect_left
@@ -30,6 +29,7 @@ from typing import Any
 
 from sctrace.compare.model import Comparison, Row, Step
 from sctrace.model.escape import escape_for_terminal
+from sctrace.model.gcpause import gc_paused
 
 ARROW = "→"
 MAX_D = 1000  # Myers keeps ~MAX_D**2 V entries for the walk back: about 25 MB at most
@@ -241,17 +241,12 @@ def align(left: list[Step], right: list[Step]) -> list[Row]:
     objects) the collections that so many allocations trigger would each walk
     them all, doubling the time for nothing.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         lprocs, rprocs = _by_proc(left), _by_proc(right)
         ids: dict[str, int] = {}  # key -> a small int: the diff compares ints, not long strings
         per_proc = [_process_rows(lprocs.get(proc, []), rprocs.get(proc, []), ids)
                     for proc in [*lprocs, *(p for p in rprocs if p not in lprocs)]]
         return _merge_by_time(per_proc)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _by_proc(steps: list[Step]) -> dict[str, list[Step]]:

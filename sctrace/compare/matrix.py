@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from sctrace.compare.model import Step
 from sctrace.compare.steptext import show
@@ -260,16 +260,3 @@ def build_matrix(programs: list[str], *, drive: DriveOptions, netns: bool | None
                 text = escape_for_terminal(run.stderr.decode("utf-8", "replace").rstrip())
                 notices.append(f"{program} failed (status {run.status}); its stderr:\n{text}")
     return matrix_of(traces)
-
-
-FORMATS = ("text", "markdown", "json")
-
-
-def render(matrix: Matrix, format: str, out: IO[str], *, width: int | None = None, color: bool = False) -> None:
-    """Write matrix in format (one module per format: sctrace/render/matrix_<format>.py)."""
-    import importlib
-
-    if format not in FORMATS:
-        raise SctraceError(f"unknown format {format}; choose one of {', '.join(FORMATS)}", ExitStatus.USAGE)
-    importlib.import_module(f"sctrace.render.matrix_{format}").render(matrix, out, width=width, color=color)
-

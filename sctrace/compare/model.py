@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sctrace.model.choices import LEVELS, VERDICTS, Verdict
 from sctrace.model.trace import Event, Header, Trace
 
-LEVELS = ("raw", "stable", "semantic")
-VERDICTS = ("same", "equivalent", "changed", "left_only", "right_only", "info")
+__all__ = ["LEVELS", "VERDICTS", "Comparison", "Row", "Side", "Step", "Verdict"]
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Row:
     (e.g. "flags: SOCK_STREAM -> SOCK_STREAM|SOCK_CLOEXEC; result: 5 -> 6").
     """
 
-    verdict: str
+    verdict: Verdict
     left: Step | None
     right: Step | None
     rule: str | None = None
@@ -99,7 +99,7 @@ class Comparison:
         return all(r.verdict in ("same", "equivalent", "info") for r in self.rows)
 
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(VERDICTS, 0)
+        out: dict[str, int] = dict.fromkeys(VERDICTS, 0)
         for r in self.rows:
             out[r.verdict] += 1
         return out

@@ -16,7 +16,6 @@ name, args and key are the rewritten ones.
 from __future__ import annotations
 
 import copy
-import gc
 import json
 import re
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from sctrace.compare.rules import apply_rules, apply_run_rules
 from sctrace.compare.steptext import call_text, show
 from sctrace.model import syscalls
 from sctrace.model.escape import escape_for_terminal
+from sctrace.model.gcpause import gc_paused
 from sctrace.model.notation import format_args, format_result
 from sctrace.model.trace import Event, Trace
 
@@ -152,11 +152,7 @@ def normalize(trace: Trace, level: str = "semantic", *, endpoints: bool = False)
     """
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
-    # Like align, with the cyclic garbage collector paused: a large trace makes millions of objects, none of
-    # them in a cycle, and every collection that so many allocations trigger would walk them all again.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # like align: a large trace makes millions of objects, none of them in a cycle
         walked = walk(trace)
         if level == "raw":
             return [_raw_step(ev) for ev in walked.events]
@@ -165,9 +161,6 @@ def normalize(trace: Trace, level: str = "semantic", *, endpoints: bool = False)
         if level == "stable":
             return calls.steps()
         return calls.joined_steps(trace.header.string_limit)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def is_name_service(step: Step) -> bool:

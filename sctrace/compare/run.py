@@ -7,12 +7,13 @@ trace (JSON Lines) or an strace log given instead of a program is loaded.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable
 
 from sctrace.compare.model import Comparison, Side
 from sctrace.launch.runners import RUNNERS
+from sctrace.model.choices import Level
+from sctrace.model.gcpause import gc_paused
 from sctrace.model.trace import Trace, TraceFormatError
 from sctrace.model.trace_files import load_trace_file, sniff_trace_file
 from sctrace.peer.driver import DriveOptions
@@ -40,7 +41,7 @@ def side_of(label: str, trace: Trace, run: SideRun | None) -> Side:
     return Side(label, h.language, h.interpreter, h.interpreter_version, exit_info(run, trace), h, trace)
 
 
-def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bool | None = None,
+def compare(left: str, right: str, *, level: Level, drive: DriveOptions, netns: bool | None = None,
             notices: list[str] | None = None) -> Comparison:
     """The comparison of LEFT and RIGHT, each a program to run or a saved trace."""
     from sctrace.compare.align import align
@@ -65,11 +66,10 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
                     text = escape_for_terminal(run.stderr.decode("utf-8", "replace").rstrip())
                     head = escape_for_terminal(f"{arg} failed (status {run.status}); its stderr:")
                     notices.append(f"{head}\n{text}")
-    # Traces of 100,000 events make millions of objects, none of them cyclic: the cyclic
-    # garbage collector would walk them all again and again (half the time of a large compare).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # Traces of 100,000 events make millions of objects, none of them cyclic. What is made here lives as
+    # long as the comparison and holds no cycle (reference counting frees it): frozen out of the collector's
+    # sight, so that no later collection (while a report of 100,000 rows is written) walks it again.
+    with gc_paused(freeze=True):
         (left_source, left_size), (right_source, right_size) = (_side_source(arg, runs) for arg in (left, right))
         # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
         pair, steps, folded = normalize_pair(left_source, right_source, level,
@@ -77,13 +77,6 @@ def compare(left: str, right: str, *, level: str, drive: DriveOptions, netns: bo
                                              fold=level == "semantic")
         traces = dict(zip((left, right), pair, strict=True))
         rows = align(steps[0], steps[1])
-    finally:
-        if collecting:
-            # What was made here lives as long as the comparison and holds no cycle (refcounting frees it):
-            # kept out of the collector's sight, so that neither the next collection nor every later one
-            # (while a report of 100,000 rows is written) walks its millions of objects again.
-            gc.freeze()
-            gc.enable()
     sides = [side_of(arg, traces[arg], runs.get(arg)) for arg in (left, right)]
     for side, count in zip(sides, folded, strict=True):
         side.name_service_calls = count

@@ -293,13 +293,13 @@ class SctraceSnapshot:
         from sctrace.compare.align import summarize
         from sctrace.compare.run import status_of
         from sctrace.golden import golden_file as golden
-        from sctrace.render import COMPARE_RENDERERS
+        from sctrace.render import COMPARE_RENDERERS, PLAIN
 
         comparison = golden.compare_goldens(expected, shown, recording.golden, program, recording.trace.header)
         if status_of(comparison) == 0:
             return
         table = io.StringIO()
-        COMPARE_RENDERERS["text"](comparison, summarize(comparison), table, width=160, color=False)
+        COMPARE_RENDERERS["text"](comparison, summarize(comparison), table, PLAIN)  # as wide as it needs
         raise AssertionError(f"sctrace: {program} no longer matches snapshot {shown} (if the change is meant, "
                              f"run pytest {UPDATE_OPTION}):\n{table.getvalue()}")
 

@@ -9,7 +9,6 @@ optional ones, so older and newer writers stay compatible within one schema.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
@@ -18,13 +17,13 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from sctrace.model.gcpause import gc_paused
+
 if TYPE_CHECKING:
     from pathlib import Path  # for annotations only: pathlib costs 5 ms of start-up
 
 SCHEMA = 1
 
-# Event types other than "syscall".  A process event has no name/args/ret.
-PROCESS_EVENT_TYPES = ("fork", "exec", "exit", "killed", "signal", "detached")
 # --packets: a packet on the program's loopback (pid 0; its fields in info, see sctrace/kernel/packets.py).
 PACKET_EVENT = "packet"
 # --states: a connection the program closed changed state later (info: endpoint, tcp_state; tcpstates.py).
@@ -142,8 +141,8 @@ def _check_header(values: dict[str, Any]) -> None:
 class Event:
     """One thing that happened in the traced program.
 
-    ``type`` is "syscall" or one of PROCESS_EVENT_TYPES.  For a syscall, ``name``
-    is the kernel's name, ``args`` the decoded arguments in the kernel's order
+    ``type`` is one of EVENT_TYPES (sctrace/model/choices.py); a process event has no name, args or ret.
+    For a syscall, ``name`` is the kernel's name, ``args`` the decoded arguments in the kernel's order
     (name -> JSON value), ``ret`` the raw return value (negative errno folded into
     ``errno``/-1 as strace prints it), ``fd`` the socket descriptor the call is
     about and ``endpoint`` that socket as the kernel described it when the call
@@ -234,15 +233,8 @@ class Trace:
 
     @classmethod
     def parse(cls, lines: Iterable[str], source: str = "<trace>") -> Trace:
-        # With the cyclic garbage collector paused: a large trace is millions of new objects, none of them in
-        # a cycle, and every collection that so many allocations trigger would walk them all again.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():  # a large trace is millions of new objects, none of them in a cycle
             return cls._parse(lines, source)
-        finally:
-            if collecting:
-                gc.enable()
 
     @classmethod
     def _parse(cls, lines: Iterable[str], source: str) -> Trace:

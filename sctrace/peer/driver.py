@@ -1,7 +1,8 @@
 """Giving a traced program its peer: a server gets a client, a client gets a server.
 
-The driver watches the trace (it is the tracer's Observer) and acts from what
-it sees, never from a timer:
+The driver watches the trace (it is the backend's Observer, and reads the
+program through the TracedProgram of sctrace/backends/view.py, which both
+backends implement) and acts from what it sees, never from a timer:
 
 - a program that listens (TCP) or binds a datagram socket and then waits, all
   its threads blocked in accept/read/recv/poll with nothing pending, is a
@@ -32,8 +33,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sctrace.backends.ptrace.decode import Call
-from sctrace.backends.ptrace.tracer import Task, Tracer
+from sctrace.backends.view import TracedProgram
 from sctrace.kernel import netns
 from sctrace.kernel.procfs import stat_fields
 from sctrace.model.sockaddr import parse_sockaddr
@@ -72,7 +72,7 @@ class DriveOptions:
     states: bool = False  # --states: each traced call on a TCP socket carries the kernel's state
     packets: bool = False  # --packets: each side's loopback packets are captured into its trace
     pcap: str | None = None  # --pcap: each side's packets written to this path (.left/.right added)
-    backend: str = "ptrace"  # --backend: sctrace's own tracer, or strace (servers only: see strace_drive.py)
+    backend: str = "ptrace"  # --backend: sctrace's own tracer, or strace (servers only: strace/peer_view.py)
 
 
 @dataclass
@@ -106,7 +106,7 @@ def _sockaddr_tuple(d: dict[str, Any]) -> tuple[int, Any] | None:
 
 
 class Driver:
-    """The peer of one traced program (the tracer's Observer; its own thread drives the exchange).
+    """The peer of one traced program (the backend's Observer; its own thread drives the exchange).
 
     With an explicit peer program (compare --client/--server, run by comparing.py) the driver only
     sequences it: ``run_client`` runs the --client program against this program once it listens and
@@ -121,7 +121,7 @@ class Driver:
         self.run_client = run_client
         self.serve = serve
         self.exchange = Exchange()
-        self.tracer: Tracer | None = None
+        self.program: TracedProgram | None = None
         self._server: tuple[int, int, Any] | None = None  # family, type, address
         self._listener: socket.socket | None = None
         self._lock = threading.Lock()
@@ -129,16 +129,15 @@ class Driver:
         self._stop = threading.Event()
         self._started = time.monotonic()
 
-    # -- the tracer's observer (called in the tracer's thread) ---------------
+    # -- the backend's observer (called in the tracing thread) ---------------
 
-    def on_exit(self, tracer: Tracer, task: Task, name: str, call: Call, fd: int | None) -> None:
-        if call.ret < 0 or fd is None or self.exchange.role is not None:
+    def on_exit(self, tid: int, name: str, ret: int, fd: int | None) -> None:
+        program = self.program
+        if ret < 0 or fd is None or self.exchange.role is not None or program is None:
             return
-        sock = task.table.socks.get(fd)
+        sock = program.socket(tid, fd)  # where it is bound now, if the call just changed that
         if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
             return
-        if sock.stale:  # the call just changed it: ask the kernel where it is bound now
-            tracer.prober.probe(task.tgid, fd, sock)
         with self._lock:
             if name == "listen" and sock.local:
                 self._server = (sock.family, socket.SOCK_STREAM, sock.local)
@@ -149,8 +148,9 @@ class Driver:
             elif name == "connect" and self.opts.server is not None:
                 self.exchange.role = "client"  # of the --server program, which listened before it started
 
-    def on_entry(self, tracer: Tracer, task: Task, name: str, args: tuple[int, ...]) -> None:
-        if self.exchange.role is not None or self.opts.server is not None:
+    def on_entry(self, tid: int, name: str, args: tuple[int, ...]) -> None:
+        program = self.program
+        if self.exchange.role is not None or self.opts.server is not None or program is None:
             return  # the --server program listens already: it is the peer
         if name == "connect":
             addr_ptr, addr_len = args[1], args[2] & 0xFFFFFFFF
@@ -160,9 +160,9 @@ class Driver:
             return  # sendmsg's destination: not needed by the programs we drive yet
         if addr_ptr == 0 or addr_len == 0:
             return
-        data = task.mem.read(addr_ptr, min(addr_len, 128))
+        data = program.read_memory(tid, addr_ptr, min(addr_len, 128))
         target = _sockaddr_tuple(parse_sockaddr(data, addr_len)) if data else None
-        sock = task.table.socks.get(args[0] & 0xFFFFFFFF)
+        sock = program.socket(tid, args[0] & 0xFFFFFFFF)
         if target is None or sock is None:
             return
         family, address = target
@@ -185,10 +185,14 @@ class Driver:
             self.exchange.role = "client" if kind == socket.SOCK_STREAM else "udp-client"
             self.exchange.address = address
 
+    def cannot_drive(self, why: str) -> None:
+        if self.exchange.role is None:
+            self.exchange.error = why
+
     # -- the peer (its own thread) -------------------------------------------
 
-    def attached(self, tracer: Tracer) -> None:
-        self.tracer = tracer
+    def attached(self, program: TracedProgram) -> None:
+        self.program = program
         self._started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="sctrace-peer", daemon=True)
         self._thread.start()
@@ -202,25 +206,25 @@ class Driver:
 
     @contextmanager
     def _in_program_netns(self) -> Iterator[None]:
-        tracer = self.tracer
-        if tracer is not None and tracer.netns and tracer.main_pid:
-            with netns.inside(tracer.main_pid):
+        program = self.program
+        if program is not None and program.netns and program.main_pid:
+            with netns.inside(program.main_pid):
                 yield
         else:
             with nullcontext():
                 yield
 
     def _alive(self) -> bool:
-        return bool(self.tracer and self.tracer.tasks) and not self._stop.is_set()
+        return bool(self.program and self.program.tasks) and not self._stop.is_set()
 
     def quiet(self) -> bool:
         """Every task of the program sleeps in a call that waits for something to arrive."""
-        tracer = self.tracer
-        if tracer is None:
+        program = self.program
+        if program is None:
             return False
         try:
-            tids = list(tracer.tasks)
-        except RuntimeError:  # the tracer changed the table as we looked
+            tids = list(program.tasks)
+        except RuntimeError:  # the tracing thread changed the table as we looked
             return False
         if not tids:
             return False
@@ -341,27 +345,27 @@ class Driver:
 
     def _terminate(self) -> None:
         """SIGTERM every process of the program, then SIGKILL what is left."""
-        tracer = self.tracer
-        if tracer is None:
+        program = self.program
+        if program is None:
             return
-        tracer.by_sctrace = "stopped after the exchange" if self.exchange.error is None else "timeout"
+        program.by_sctrace = "stopped after the exchange" if self.exchange.error is None else "timeout"
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for tid in _tgids(tracer):
+            for tid in _tgids(program):
                 try:
                     os.kill(tid, sig)
                 except ProcessLookupError:
                     pass
             deadline = time.monotonic() + GRACE_AFTER_SIGTERM
-            while tracer.tasks and time.monotonic() < deadline:
+            while program.tasks and time.monotonic() < deadline:
                 time.sleep(POLL_INTERVAL)
-            if not tracer.tasks:
+            if not program.tasks:
                 return
 
 
-def _tgids(tracer: Tracer) -> list[int]:
+def _tgids(program: TracedProgram) -> list[int]:
     try:
-        # In the order the tracer met them, so a parent is stopped before its children
+        # In the order the backend met them, so a parent is stopped before its children
         # (a child stopped first would interrupt its parent's waiting call with SIGCHLD).
-        return list(dict.fromkeys(task.tgid for task in list(tracer.tasks.values())))
+        return list(dict.fromkeys(task.tgid for task in list(program.tasks.values())))
     except RuntimeError:
-        return [tracer.main_pid]
+        return [program.main_pid]

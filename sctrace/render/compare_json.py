@@ -14,6 +14,7 @@ import json
 from typing import IO, Any
 
 from sctrace.compare.model import Comparison, Row, Side, Step
+from sctrace.render.terminal import Terminal
 
 SCHEMA = 1
 
@@ -24,15 +25,14 @@ def _html_safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
-           color: bool = False) -> None:
-    """Write comparison as an indented JSON object, one row to a line, and a newline; width and color do not
-    apply to JSON.
+def render(comparison: Comparison, summary: str, out: IO[str], terminal: Terminal) -> None:
+    """Write comparison as an indented JSON object, one row to a line, and a newline; the terminal's width and
+    colour do not apply to JSON.
 
     The rows are encoded one at a time by the C encoder and written as they come: an indented dump of the
     whole object goes through the pure-Python encoder and holds the whole text (100,000 rows: 20 s, 1.4 GB).
     """
-    del width, color  # the same signature as the other renderers, so the CLI can pick one by name
+    del terminal  # the same signature as the other renderers (render.CompareRenderer)
     head = to_json(comparison, summary, rows=False)
     items = list(head.items())
     out.write("{\n")

@@ -27,6 +27,7 @@ from sctrace.render.compare_text import (
     explanation,
     step_text,
 )
+from sctrace.render.terminal import Terminal
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # \ escapes; ` code spans; * _ emphasis; [ ] links and images (with ! and ( ) harmless once [ ] are
@@ -41,10 +42,9 @@ _AUTOLINK = re.compile(r"(?<=[A-Za-z0-9]):(?=//)|(?<=\b[Ww][Ww][Ww])\.")
 _BLOCK_START = re.compile(r"^(?:[#+\-=]|\d+[.)])")
 
 
-def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
-           color: bool = False) -> None:
-    """Write comparison as a Markdown document; width and color do not apply to Markdown."""
-    del width, color  # the same signature as the other renderers, so the CLI can pick one by name
+def render(comparison: Comparison, summary: str, out: IO[str], terminal: Terminal) -> None:
+    """Write comparison as a Markdown document; the terminal's width and colour do not apply to Markdown."""
+    del terminal  # the same signature as the other renderers (render.CompareRenderer)
     left, right = comparison.left, comparison.right
     lines = [
         f"# Socket calls compared: {md_text(left.program)} vs {md_text(right.program)}",

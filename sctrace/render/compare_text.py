@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import shutil
 import textwrap
 import unicodedata
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import IO, Any
 
 from sctrace.compare.model import VERDICTS, Comparison, Row, Side, Step
 from sctrace.model.escape import escape_for_terminal
+from sctrace.render.terminal import Terminal
 
 MARKERS = {"same": "=", "equivalent": "≈", "changed": "≠", "left_only": "<", "right_only": ">", "info": "i"}
 ASCII_MARKERS = {"same": "=", "equivalent": "~", "changed": "!", "left_only": "<", "right_only": ">", "info": "i"}
@@ -63,20 +63,26 @@ _ASCII = _Glyphs(ASCII_MARKERS, "...", " | ", True)
 _Segment = tuple[str, str | None]
 
 
-def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
-           color: bool = False) -> None:
-    """Write the side-by-side table of comparison to out, no line wider than width cells.
+# In a file or a pipe (a terminal of no width) the table is as wide as its longest line needs, so that nothing
+# is cut, but never narrower than FILE_WIDTH, the width such handouts have always had (a table that fits it
+# stays byte for byte the same), nor wider than FILE_MAX_WIDTH: a step that shows kilobytes of payload is cut
+# rather than padding every line of the file to its length.
+FILE_WIDTH = 160
+FILE_MAX_WIDTH = 600
 
-    width defaults to the terminal's (shutil.get_terminal_size(), which honours
-    $COLUMNS and falls back to 80 when out is not a terminal).  color adds ANSI
-    SGR colours to the verdict markers and the verdict names in the counts.
+
+def render(comparison: Comparison, summary: str, out: IO[str], terminal: Terminal) -> None:
+    """Write the side-by-side table of comparison to out, no line wider than the terminal's width in cells.
+
+    terminal.color adds ANSI SGR colours to the verdict markers and the verdict names in the counts.
     """
-    if width is None:
-        width = shutil.get_terminal_size().columns
-    if width < 1:
-        raise ValueError(f"width must be at least 1 column, not {width}")
     glyphs = _UNICODE if stream_takes_unicode(out) else _ASCII
-    _Table(comparison, out, width, glyphs, color).write(summary)
+    if terminal.width is not None:
+        _Table(comparison, out, terminal.width, glyphs, terminal.color).write(summary)
+        return
+    shown = [_shown(row, glyphs) for row in comparison.rows]  # measured once, written as measured
+    width = min(max(FILE_WIDTH, _fitting_width(comparison, shown, glyphs)), FILE_MAX_WIDTH)
+    _Table(comparison, out, width, glyphs, terminal.color, shown).write(summary)
 
 
 def stream_takes_unicode(out: IO[str]) -> bool:
@@ -239,16 +245,50 @@ def _column(text: str, room: int, ellipsis: str) -> str:
 
 # -- the table ---------------------------------------------------------------------------------------
 
+# A row's texts as shown: its role, its left and right steps, and its explanation (or None).
+_Shown = tuple[str, str, str, str | None]
+
+
+def _safe(text: str, glyphs: _Glyphs) -> str:
+    """text from a traced program, made inert: control and bidi characters escaped, ASCII if need be."""
+    text = escape_for_terminal(text)
+    if glyphs.ascii_only:
+        text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text
+
+
+def _shown(row: Row, glyphs: _Glyphs) -> _Shown:
+    why = explanation(row)
+    return (_safe(role(row), glyphs), _safe(step_text(row.left), glyphs) if row.left else "",
+            _safe(step_text(row.right), glyphs) if row.right else "", None if why is None else _safe(why, glyphs))
+
+
+def _fitting_width(comparison: Comparison, shown: list[_Shown], glyphs: _Glyphs) -> int:
+    """The narrowest width at which no line of the table is cut (the summary is wrapped, never cut)."""
+    roles = [cells(proc) for proc, _, _, _ in shown]
+    indent = 2 + min(max([cells(ROLE_TITLE), *roles]), MAX_ROLE_CELLS) + 1
+    left = max([cells(_safe(comparison.left.program, glyphs)), *(cells(text) for _, text, _, _ in shown)])
+    right = max([cells(_safe(comparison.right.program, glyphs)), *(cells(text) for _, _, text, _ in shown)])
+    # The two step columns share what is left of the width, the left one taking the smaller half.
+    columns = indent + cells(glyphs.separator) + max(2 * left, 2 * right - 1, 2)
+    heads = [cells("left:  " + _safe(describe_side(comparison.left), glyphs)),
+             cells("right: " + _safe(describe_side(comparison.right), glyphs))]
+    notes = [indent + cells(why) for _, _, _, why in shown if why]
+    return max([columns, *heads, *notes])
+
 class _Table:
     """One rendering: the fixed choices (width, glyphs, colour, column sizes) and the lines they make."""
 
-    def __init__(self, comparison: Comparison, out: IO[str], width: int, glyphs: _Glyphs, color: bool) -> None:
+    def __init__(self, comparison: Comparison, out: IO[str], width: int, glyphs: _Glyphs, color: bool,
+                 shown: list[_Shown] | None = None) -> None:
         self.comparison = comparison
         self.out = out
         self.width = width
         self.glyphs = glyphs
         self.color = color
-        roles = [self.safe(role(row)) for row in comparison.rows]
+        self.shown = shown  # each row's texts, when they were measured before (render in a file)
+        roles = [proc for proc, _, _, _ in shown] if shown is not None else [self.safe(role(row))
+                                                                            for row in comparison.rows]
         self.role_cells = min(max([cells(ROLE_TITLE), *(cells(r) for r in roles)]), MAX_ROLE_CELLS)
         # marker, space, role, space; then the two step columns around the separator.
         self.indent = 2 + self.role_cells + 1
@@ -269,8 +309,12 @@ class _Table:
         self.line(*self.columns(" ", None, ROLE_TITLE, self.safe(cmp.left.program), self.safe(cmp.right.program)))
         if not cmp.rows:
             self.line((" " * self.indent + "(no socket calls on either side)", None))
-        for row in cmp.rows:
-            self.row(row)
+        if self.shown is None:
+            for row in cmp.rows:
+                self.row(row, _shown(row, self.glyphs))
+        else:
+            for row, texts in zip(cmp.rows, self.shown, strict=True):
+                self.row(row, texts)
         self.line()
         for text in summary.splitlines():  # the summary is read, not scanned: wrap it, never cut it
             for piece in textwrap.wrap(self.safe(text), self.width, subsequent_indent="  ") or [""]:
@@ -281,12 +325,10 @@ class _Table:
             parts.append((text, COLORS[verdict]))
         self.line(*parts)
 
-    def row(self, row: Row) -> None:
+    def row(self, row: Row, texts: _Shown) -> None:
         marker = self.glyphs.markers.get(row.verdict, "?")
         sgr = COLORS.get(row.verdict)
-        left = self.safe(step_text(row.left)) if row.left else ""
-        right = self.safe(step_text(row.right)) if row.right else ""
-        proc = self.safe(role(row))
+        proc, left, right, why = texts
         if self.exact and len(proc) <= self.role_cells and len(left) <= self.left_cells \
                 and len(right) <= self.right_cells and (proc + left + right).isascii():
             # What columns() and line() make of it, in one expression (this runs for every row).
@@ -295,9 +337,8 @@ class _Table:
             self.out.write(head + (body + right).rstrip() + "\n")
         else:
             self.line(*self.columns(marker, sgr, proc, left, right))
-        why = explanation(row)
         if why:
-            self.line((" " * self.indent + self.safe(why), None))
+            self.line((" " * self.indent + why, None))
 
     def columns(self, marker: str, sgr: str | None, proc: str, left: str, right: str) -> list[_Segment]:
         ellipsis = self.glyphs.ellipsis
@@ -308,11 +349,7 @@ class _Table:
         ]
 
     def safe(self, text: str) -> str:
-        """text from a traced program, made inert: control and bidi characters escaped, ASCII if need be."""
-        text = escape_for_terminal(text)
-        if self.glyphs.ascii_only:
-            text = text.encode("ascii", "backslashreplace").decode("ascii")
-        return text
+        return _safe(text, self.glyphs)
 
     def line(self, *segments: _Segment) -> None:
         """Write one line: cut to the width (ending in the ellipsis), trailing blanks dropped, then coloured."""

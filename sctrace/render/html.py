@@ -32,6 +32,7 @@ from sctrace.model.notation import format_args, format_result
 from sctrace.model.trace import Event, Header
 from sctrace.render.compare_text import LABELS, MARKERS, counts_text, describe_exit, describe_runtime, explanation
 from sctrace.render.html_style import CSS
+from sctrace.render.terminal import Terminal
 from sctrace.render.timeline import (
     WholeTraceRenderer,
     is_peer,
@@ -191,10 +192,9 @@ def trace_page(header: Header | None, events: list[Event]) -> str:
 
 # -- compare ------------------------------------------------------------------------------------------
 
-def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
-           color: bool = False) -> None:
-    """Write comparison as one HTML page; width and color do not apply."""
-    del width, color
+def render(comparison: Comparison, summary: str, out: IO[str], terminal: Terminal) -> None:
+    """Write comparison as one HTML page; the terminal's width and colour do not apply."""
+    del terminal
     out.write(compare_page(comparison, summary))
 
 

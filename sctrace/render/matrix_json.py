@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import IO, Any
 
 from sctrace.compare.matrix import Matrix
+from sctrace.render.terminal import Terminal
 
 FORMAT = "sctrace-matrix"
 VERSION = 1
@@ -28,8 +29,8 @@ def to_json(matrix: Matrix) -> dict[str, Any]:
     }
 
 
-def render(matrix: Matrix, out: IO[str], *, width: int | None = None, color: bool = False) -> None:
-    """Write matrix as one JSON document; width and color do not apply."""
-    del width, color
+def render(matrix: Matrix, out: IO[str], terminal: Terminal) -> None:
+    """Write matrix as one JSON document; the terminal's width and colour do not apply."""
+    del terminal
     json.dump(to_json(matrix), out, indent=1, ensure_ascii=True)
     out.write("\n")

@@ -13,11 +13,12 @@ from typing import IO
 from sctrace.compare.matrix import Matrix
 from sctrace.render.compare_markdown import md_line, md_text
 from sctrace.render.compare_text import describe_exit
+from sctrace.render.terminal import Terminal
 
 
-def render(matrix: Matrix, out: IO[str], *, width: int | None = None, color: bool = False) -> None:
-    """Write matrix as a Markdown document; width and color do not apply."""
-    del width, color
+def render(matrix: Matrix, out: IO[str], terminal: Terminal) -> None:
+    """Write matrix as a Markdown document; the terminal's width and colour do not apply."""
+    del terminal
     heads = []
     for label, column in zip(matrix.labels(), matrix.columns, strict=True):
         source = "" if column.source == "run" else " (saved trace)"

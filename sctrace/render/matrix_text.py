@@ -8,9 +8,10 @@
              │   SOCK_STREAM,     │   SOCK_STREAM|SOCK_CLOEXEC,
              ...
 
-With a width (the terminal's), columns share it and long calls wrap after a
-comma or a ``|`` (continuation lines indented); without one (a file, a pipe),
-every call stays on one line.  Colour only when asked (a terminal).  Every
+With a width (the terminal's, $COLUMNS or --width), columns share it and long
+calls wrap after a comma or a ``|`` (continuation lines indented); without one
+(a file, a pipe), every call stays on one line.  Colour only when asked (a
+terminal; sctrace/render/terminal.py decides both).  Every
 text is escaped for the terminal: the matrix holds nothing a program chose
 that could steer it.
 """
@@ -24,14 +25,17 @@ from typing import IO
 from sctrace.compare.matrix import Column, Matrix
 from sctrace.model.escape import escape_for_terminal
 from sctrace.render.compare_text import describe_exit, stream_takes_unicode
+from sctrace.render.terminal import Terminal
 
 MIN_COLUMN = 14  # narrower, a call such as "listen(4096)" no longer fits on a line
 _BREAK = re.compile(r"(?<=, )|(?<=\|)")  # where a call may wrap: after ", " or "|"
 _BOLD, _DIM = "1", "2"
 
 
-def render(matrix: Matrix, out: IO[str], *, width: int | None = None, color: bool = False) -> None:
-    """Write matrix as a table, no line wider than width (when given and the columns can fit)."""
+def render(matrix: Matrix, out: IO[str], terminal: Terminal) -> None:
+    """Write matrix as a table, no line wider than the terminal's width (when it has one and the columns can
+    fit); with no width (a file, a pipe), every call on one line."""
+    width, color = terminal.width, terminal.color
     unicode = stream_takes_unicode(out)
     bar, rule, cross, times = ("│", "─", "┼", "×") if unicode else ("|", "-", "+", "x")
     heads = [_head(label, column) for label, column in zip(matrix.labels(), matrix.columns, strict=True)]

@@ -32,6 +32,7 @@ from sctrace.model.explain import explain
 from sctrace.model.notation import format_args, format_result
 from sctrace.model.trace import Event, Header
 from sctrace.render.compare_text import MARKERS, describe_exit, describe_runtime, explanation
+from sctrace.render.terminal import Terminal
 from sctrace.render.timeline import (
     CONTEXT_TYPES,
     WholeTraceRenderer,
@@ -175,10 +176,9 @@ def _process_text(ev: Event) -> str:
 
 # -- compare ----------------------------------------------------------------------------------------
 
-def render(comparison: Comparison, summary: str, out: IO[str], *, width: int | None = None,
-           color: bool = False) -> None:
-    """Write comparison as one Mermaid sequence diagram; width and color do not apply."""
-    del width, color
+def render(comparison: Comparison, summary: str, out: IO[str], terminal: Terminal) -> None:
+    """Write comparison as one Mermaid sequence diagram; the terminal's width and colour do not apply."""
+    del terminal
     out.write("\n".join(compare_diagram(comparison, summary)) + "\n")
 
 

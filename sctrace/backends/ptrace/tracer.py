@@ -22,14 +22,16 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sctrace.backends.ptrace import adapter as pt
 from sctrace.backends.ptrace import seccomp
 from sctrace.backends.ptrace.decode import Call, Memory, decode, entry_hook_for
 from sctrace.backends.ptrace.fdtable import Prober, Socket, SocketTable
+from sctrace.backends.view import OBSERVED_ENTRY, OBSERVED_EXIT, Observer
 from sctrace.kernel import netns
 from sctrace.kernel.parent_death import die_with_parent, stop_dying_with_parent
+from sctrace.kernel.reaper import become_subreaper, reap_orphans
 from sctrace.model import syscalls
 from sctrace.model.trace import STATE_EVENT, Event
 from sctrace.status import STOP_SIGNALS
@@ -65,26 +67,6 @@ class TraceOptions:
     states: bool = False  # --states: each TCP call's event carries the kernel's state (tcpstates.py)
     packets: bool = False  # --packets: the program's loopback traffic as "packet" events (packets.py)
     pcap: str | None = None  # --pcap FILE: and/or written to this pcap file
-
-
-class Observer(Protocol):
-    """Who drives the program (sctrace/peer/driver.py) is told of the calls that matter to a peer."""
-
-    def on_entry(self, tracer: Tracer, task: Task, name: str, args: tuple[int, ...]) -> None: ...
-
-    def on_exit(self, tracer: Tracer, task: Task, name: str, call: Call, fd: int | None) -> None: ...
-
-    def attached(self, tracer: Tracer) -> None:
-        """The program is started and traced (called once, before it runs)."""
-
-    def detached(self) -> None:
-        """Tracing is over, however it ended."""
-
-
-# Calls an observer hears of: at entry (the peer may have to listen before a connect
-# proceeds) and at exit (a listen or bind tells where a server waits).
-OBSERVED_ENTRY = frozenset({"connect", "sendto", "sendmsg"})
-OBSERVED_EXIT = frozenset({"listen", "bind", "connect"})
 
 
 class Interrupted(Exception):
@@ -158,6 +140,20 @@ class Tracer:
         # Called once the program is stopped before its exec, in its namespace (--packets opens its capture).
         self.on_attached: list[Callable[[Tracer], None]] = []
 
+    # -- the program as its peer reads it (sctrace.backends.view.TracedProgram) ---------------
+
+    def socket(self, tid: int, fd: int) -> Socket | None:
+        """The socket fd names in thread tid, asked again of the kernel if a call changed it since."""
+        task = self.tasks.get(tid)
+        sock = task.table.socks.get(fd) if task is not None else None
+        if task is not None and sock is not None and sock.stale:
+            self.prober.probe(task.tgid, fd, sock)
+        return sock
+
+    def read_memory(self, tid: int, address: int, size: int) -> bytes | None:
+        task = self.tasks.get(tid)
+        return task.mem.read(address, size) if task is not None else None
+
     # -- start --------------------------------------------------------------
 
     def _child(self, wfd: int, program: bytes | None, shared: mmap.mmap, parent: int) -> None:
@@ -197,7 +193,7 @@ class Tracer:
             program: bytes | None = seccomp.build_filter(syscalls.STOP_SET.values())
         else:
             program = None
-        _become_subreaper()
+        become_subreaper()
         if self.opts.pin_cpu or self.opts.cpu is not None:
             _pin_to_one_cpu(self.opts.cpu)  # before fork: the program inherits it
         if self.opts.netns:
@@ -289,19 +285,9 @@ class Tracer:
                 self.observer.detached()
             if self.states is not None:
                 self._finish_states()
-            self._reap_orphans()
+            reap_orphans()  # traced processes that died before their parent and were handed to us
             self._close()
         return self.outcome
-
-    def _reap_orphans(self) -> None:
-        """Reap traced processes that died before their parent and were handed to us then."""
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG | pt.WALL)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
 
     def _loop(self) -> None:
         wait = os.waitpid
@@ -362,7 +348,7 @@ class Tracer:
 
     def _want(self, task: Task, name: str, args: tuple[int, ...]) -> Pending | None:
         if self.observer is not None and name in OBSERVED_ENTRY:
-            self.observer.on_entry(self, task, name, args)
+            self.observer.on_entry(task.tid, name, args)
         fd = args[0] & 0xFFFFFFFF if name in syscalls.FIRST_ARG_FD else None
         sock = task.table.socks.get(fd) if fd is not None else None
         report = self.opts.all_syscalls or name in syscalls.NETWORK or (
@@ -413,7 +399,7 @@ class Tracer:
         decoded = decode(call) if p.report else None
         self._apply(task, call, p.fd, p.sock)
         if self.observer is not None and name in OBSERVED_EXIT:
-            self.observer.on_exit(self, task, name, call, p.fd)
+            self.observer.on_exit(task.tid, name, rval, p.fd)
         if not p.report:
             return
         state = self._call_state(task, p, rval) if self.states is not None else None
@@ -654,19 +640,6 @@ class Tracer:
         for task in self.tasks.values():
             task.mem.close()
         self.prober.close()
-
-
-PR_SET_CHILD_SUBREAPER = 36  # include/uapi/linux/prctl.h
-
-
-def _become_subreaper() -> None:
-    """Orphans of the traced program become our children, so that we reap them.
-
-    Otherwise a grandchild whose parent died is handed to PID 1, which in a
-    container may never reap it: a zombie left behind by sctrace.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _pin_to_one_cpu(cpu: int | None) -> None:

@@ -32,12 +32,11 @@ How strace is run (each flag is needed by the parser or by what the trace must h
   a guard process does the same (Guard), and sctrace reaps what strace leaves
   (it is a subreaper).
 - Driven (compare): drive.Driver reads the program as strace reports it
-  (strace_drive.py): a server gets its client, a client is one clear error.
+  (peer_view.py): a server gets its client, a client is one clear error.
 """
 
 from __future__ import annotations
 
-import datetime
 import errno as _errno
 import os
 import re
@@ -49,21 +48,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sctrace import __version__
 from sctrace.backends.strace.events import EventStream
 from sctrace.kernel.procfs import stat_fields
+from sctrace.kernel.reaper import become_subreaper, reap_orphans
 from sctrace.launch.runners import Launch
 from sctrace.model import syscalls
 from sctrace.model.strace_log import LogParser
-from sctrace.model.trace import Event, Header, Renderer, Trace, TraceFormatError
+from sctrace.model.trace import Event, Renderer, Trace, TraceFormatError
 from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError
 
 if TYPE_CHECKING:
-    from sctrace.backends.ptrace.tracer import Observer, TraceOptions
+    from sctrace.backends.ptrace.tracer import TraceOptions
     from sctrace.backends.recording import TraceResult
     from sctrace.backends.strace.peer_view import StraceTracerView
+    from sctrace.backends.view import Observer
 
 # The calls strace traces besides the socket set: exec and fork events come from them.
 PROCESS_CALLS = ("execve", "execveat", "clone", "clone3", "fork", "vfork")
@@ -325,7 +325,7 @@ def trace_with_strace(
 ) -> tuple[Trace, int, str | None, list[str]]:
     """Trace ``launch`` under strace; (trace, status, why it was interrupted or None, notices).
 
-    ``observer`` (a drive.Driver) is told of the program as strace reports it (strace_drive.py).
+    ``observer`` (a drive.Driver) is told of the program as strace reports it (peer_view.py).
     """
     from sctrace.model.escape import escape_for_terminal
 
@@ -337,14 +337,10 @@ def trace_with_strace(
         raise SctraceError(f"{SHELL} not found, needed by --backend strace; use --backend ptrace",
                            ExitStatus.NO_INTERPRETER)
     _check_exec_format(launch)
-    header = Header(argv=launch.argv, program=launch.program, language=launch.language,
-                    interpreter=launch.interpreter, backend="strace", seccomp=use_seccomp, all_syscalls=all_syscalls,
-                    string_limit=string_limit,
-                    started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    sctrace_version=__version__)
-    trace = Trace(header)
-    from sctrace.backends.recording import Recorder
+    from sctrace.backends.recording import Recorder, make_header
 
+    trace = Trace(make_header(launch, backend="strace", all_syscalls=all_syscalls, string_limit=string_limit,
+                              seccomp=use_seccomp))
     recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None)
 
     def sink(ev: Event) -> None:
@@ -358,7 +354,7 @@ def trace_with_strace(
     parser = LogParser("strace's output")
     stream = EventStream(parser, report, all_syscalls, sink)
     cmd = strace_command(strace, launch, string_limit, report, all_syscalls, use_seccomp)
-    _become_subreaper()
+    become_subreaper()
     trace_r, trace_w = os.pipe()
     diag = tempfile.TemporaryFile()
     strace_pid = _spawn(cmd, trace_w, diag.fileno(), new_netns)
@@ -368,7 +364,7 @@ def trace_with_strace(
         from sctrace.backends.strace.peer_view import StraceTracerView
 
         view = StraceTracerView(observer, strace_pid, new_netns)
-        observer.attached(cast(Any, view))
+        observer.attached(view)
     interrupted: str | None = None
     status: int | None = None
     cut_line: str | None = None
@@ -409,7 +405,7 @@ def trace_with_strace(
             recorder.version_probe = None
         if renderer is not None and recorder.header_sent:
             renderer.close()
-        _reap_orphans()
+        reap_orphans()
     notices = [escape_for_terminal(line.removeprefix(NETNS_NOTE)) if line.startswith(NETNS_NOTE)
                else f"strace: {escape_for_terminal(line)}" for line in _diagnostics(diag)]
     diag.close()
@@ -499,24 +495,6 @@ def _end(strace_pid: int, trace_r: int) -> None:
             os.waitpid(strace_pid, 0)
             return
         time.sleep(0.01)
-
-
-def _become_subreaper() -> None:
-    """Orphans of the traced program become our children, so that we reap them (see tracer.py)."""
-    from sctrace.backends.ptrace.tracer import _become_subreaper as become
-
-    become()
-
-
-def _reap_orphans() -> None:
-    """Reap the program's processes that were handed to us when their parents died."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def trace_launch(launch: Launch, *, options: TraceOptions, renderer: Renderer | None, timeout: float | None,

@@ -1,10 +1,10 @@
 """Driving a program traced by strace: what drive.Driver needs to know, read from strace's output.
 
-drive.Driver is an observer of the ptrace tracer: it reads the tracer's live
-tasks, hears of each listen/bind/connect when it returns (to learn where a
-server waits), and of each connect at its entry (to listen there before a
-client's connect proceeds).  Under strace, sctrace learns of a call only when
-strace prints it, after it returned:
+drive.Driver reads the traced program's live tasks, hears of each
+listen/bind/connect when it returns (to learn where a server waits), and of
+each connect at its entry (to listen there before a client's connect
+proceeds).  Under strace, sctrace learns of a call only when strace prints it,
+after it returned:
 
 - a server can be driven: its listen (bind, for UDP) is seen with the address
   strace -yy printed, its threads' waits are read from /proc as before, and
@@ -13,9 +13,11 @@ strace prints it, after it returned:
   prints it, so the run ends in one clear error that says to use the ptrace
   backend (or to give the peer as --server PROGRAM).
 
-StraceTracerView stands in for the Tracer the driver reads (tasks by thread
-id with their process, the program's pid for its network namespace, and who
-stopped it), kept from the events as they are reported.
+StraceTracerView is the program as the driver reads it (the TracedProgram
+of sctrace/backends/view.py, which the ptrace Tracer implements too): tasks by
+thread id with their process, the program's pid for its network namespace,
+the sockets its calls were about, and who stopped it, kept from the events as
+they are reported.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from sctrace.backends.view import OBSERVED_EXIT, Observer
 from sctrace.model.trace import Event
 
 # strace -yy's protocol names -> (family, type) (strace src/socketutils.c; only those a peer can reach).
@@ -42,42 +45,26 @@ CLIENT_ERROR = ("connects where nothing listens, and strace cannot hold a connec
 
 @dataclass
 class SocketView:
-    """What the driver reads of a socket (fdtable.Socket's fields it uses)."""
+    """A socket as strace -yy described it (sctrace.backends.view.SocketSeen)."""
 
     family: int
     type: int
     local: Any
-    stale: bool = False
-
-
-@dataclass
-class TableView:
-    socks: dict[int, SocketView] = field(default_factory=dict)
 
 
 @dataclass
 class TaskView:
+    """A thread of the program, with the sockets of its listen, bind and connect calls seen so far."""
+
     tid: int
     tgid: int
-    table: TableView = field(default_factory=TableView)
-
-
-@dataclass
-class CallView:
-    ret: int
-
-
-class ProberView:
-    """The driver asks the prober to refresh a stale socket; strace already printed it as it was."""
-
-    def probe(self, *args: Any) -> None:
-        return None
+    socks: dict[int, SocketView] = field(default_factory=dict)
 
 
 class StraceTracerView:
-    """The Tracer, as far as drive.Driver reads it, from strace's events."""
+    """The program traced by strace, as drive.Driver reads it (sctrace.backends.view.TracedProgram)."""
 
-    def __init__(self, observer: Any, main_pid: int, netns: bool) -> None:
+    def __init__(self, observer: Observer, main_pid: int, netns: bool) -> None:
         self.observer = observer
         self.main_pid = main_pid  # strace's pid: it and the program share the network namespace
         self.netns = netns
@@ -86,7 +73,15 @@ class StraceTracerView:
         self.tasks: dict[int, TaskView] = {main_pid: TaskView(main_pid, main_pid)}
         self.first = True
         self.by_sctrace: str | None = None  # the driver sets it when it stops the program
-        self.prober = ProberView()
+
+    def socket(self, tid: int, fd: int) -> SocketView | None:
+        """The socket as strace printed it with the call just reported (it needs no refreshing)."""
+        task = self.tasks.get(tid)
+        return task.socks.get(fd) if task is not None else None
+
+    def read_memory(self, tid: int, address: int, size: int) -> bytes | None:
+        """Never asked: strace reports a call once it has returned, so there is no entry stop to read at."""
+        return None
 
     def event(self, ev: Event) -> None:
         """One reported event: follow the program's tasks, tell the driver of listen/bind/connect."""
@@ -100,22 +95,21 @@ class StraceTracerView:
             self.tasks[child] = TaskView(child, tgid)
         elif ev.type in ("exit", "killed"):
             self.tasks.pop(ev.pid, None)
-        elif ev.type == "syscall" and ev.name in ("listen", "bind", "connect"):
-            self._observed(ev)
+        elif ev.type == "syscall" and ev.name is not None and ev.name in OBSERVED_EXIT:
+            self._observed(ev, ev.name)
 
-    def _observed(self, ev: Event) -> None:
+    def _observed(self, ev: Event, name: str) -> None:
         task = self.tasks.setdefault(ev.pid, TaskView(ev.pid, ev.pid))
-        exchange = getattr(self.observer, "exchange", None)
-        if ev.name == "connect" and ev.errno == "ECONNREFUSED" and exchange is not None and exchange.role is None:
-            exchange.error = f"the program {CLIENT_ERROR}"
+        if name == "connect" and ev.errno == "ECONNREFUSED":
+            self.observer.cannot_drive(f"the program {CLIENT_ERROR}")
             return
         if ev.ret is None or ev.ret < 0 or ev.fd is None:
             return
         sock = self._socket(ev)
         if sock is None:
             return
-        task.table.socks[ev.fd] = sock
-        self.observer.on_exit(self, task, ev.name, CallView(ev.ret), ev.fd)
+        task.socks[ev.fd] = sock
+        self.observer.on_exit(ev.pid, name, ev.ret, ev.fd)
 
     @staticmethod
     def _socket(ev: Event) -> SocketView | None:
