@@ -276,5 +276,5 @@ def numbers(cls: Class) -> dict[str, int]:
     return {c.name: c.nr for c in REGISTRY if c.cls is cls and c.nr is not None}
 
 
-# The numbers of the calls a program sleeps in while it waits for input (sctrace/peer/driver.py WAITING_CALLS).
+# The numbers of the calls a program sleeps in while it waits for input (what the peer driver watches for).
 WAITING_NUMBERS = frozenset(c.nr for c in REGISTRY if c.waits and c.nr is not None)

@@ -36,28 +36,11 @@ from typing import Any
 from sctrace.backends.view import TracedProgram
 from sctrace.kernel import netns
 from sctrace.kernel.procfs import stat_fields
+from sctrace.model import registry
 from sctrace.model.sockaddr import parse_sockaddr
 
-# x86_64 numbers of the calls a program waits in (arch/x86/entry/syscalls/syscall_64.tbl).
-WAITING_CALLS = frozenset({
-    0,  # read
-    7,  # poll
-    19,  # readv
-    23,  # select
-    43,  # accept
-    45,  # recvfrom
-    47,  # recvmsg
-    61,  # wait4
-    202,  # futex (a thread waiting for another)
-    232,  # epoll_wait
-    247,  # waitid
-    270,  # pselect6
-    271,  # ppoll
-    281,  # epoll_pwait
-    288,  # accept4
-    299,  # recvmmsg
-    441,  # epoll_pwait2
-})
+# The x86_64 numbers of the calls a program sleeps in while it waits: the registry rows marked `waits`.
+WAITING_CALLS = registry.WAITING_NUMBERS
 POLL_INTERVAL = 0.01
 GRACE_AFTER_SIGTERM = 1.0
 
