@@ -39,9 +39,13 @@ class Recorder:
     """
 
     def __init__(self, trace: Trace, renderer: Renderer | None, version_probe: subprocess.Popen[str] | None,
-                 complete: Callable[[Header], None] | None = None) -> None:
+                 complete: Callable[[Header], None] | None = None, keep: bool = True) -> None:
         self.trace, self.renderer, self.version_probe, self.complete = trace, renderer, version_probe, complete
         self.header_sent = False
+        # keep=False: events go to the renderer only, so that a streamed trace uses the same memory however
+        # long it runs (sctrace trace); count stands for len(trace.events) either way.
+        self.keep = keep
+        self.count = 0
 
     def send_header(self) -> None:
         if self.header_sent:
@@ -59,7 +63,9 @@ class Recorder:
     def add(self, ev: Event) -> None:
         if not self.header_sent:
             self.send_header()
-        self.trace.events.append(ev)
+        if self.keep:
+            self.trace.events.append(ev)
+        self.count += 1
         if self.renderer is not None:
             self.renderer.event(ev)
 

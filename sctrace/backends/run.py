@@ -116,8 +116,10 @@ def trace_program(
     want_version: bool = True,
     observer: Observer | None = None,
     backend: str = "ptrace",
+    keep_events: bool = True,
 ) -> TraceResult:
-    """Trace ``program`` until it ends; the result holds every event reported.
+    """Trace ``program`` until it ends; the result holds every event reported (keep_events=False: none,
+    when the renderer is all that needs them).
 
     ``backend`` "strace" runs it under strace instead (strace_backend.py).
 
@@ -136,9 +138,9 @@ def trace_program(
             from sctrace.backends.strace.backend import trace_launch
 
             return trace_launch(launch, options=options, renderer=renderer, timeout=timeout,
-                                want_version=want_version, observer=observer)
+                                want_version=want_version, observer=observer, keep_events=keep_events)
         return _trace_launch(launch, options=options, renderer=renderer, timeout=timeout,
-                             want_version=want_version, observer=observer)
+                             want_version=want_version, observer=observer, keep_events=keep_events)
 
 
 def _trace_launch(
@@ -149,6 +151,7 @@ def _trace_launch(
     timeout: float | None,
     want_version: bool,
     observer: Observer | None,
+    keep_events: bool = True,
 ) -> TraceResult:
     """Trace a resolved (and built) program until it ends."""
     header = make_header(launch, backend="ptrace", all_syscalls=options.all_syscalls,
@@ -162,16 +165,17 @@ def _trace_launch(
         if feed is not None and options.packets:
             header.extra["packets"] = feed.active  # packet events follow (false: capture was not possible)
 
-    recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None, complete)
+    recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None, complete,
+                        keep=keep_events)
     add = recorder.add
 
     def sink(ev: Event) -> None:
         recorder.send_header()
         if feed is not None:  # packets sent before this event was reported come first; seq is file order
             for packet in feed.events():
-                packet.seq = len(trace.events)
+                packet.seq = recorder.count
                 add(packet)
-            ev.seq = len(trace.events)
+            ev.seq = recorder.count
         add(ev)
 
     tracer = Tracer(launch.argv, launch.path, options, sink, observer)
@@ -192,7 +196,7 @@ def _trace_launch(
         recorder.send_header()
         if feed is not None:
             for packet in feed.events():  # the last ones, after the last event
-                packet.seq = len(trace.events)
+                packet.seq = recorder.count
                 add(packet)
             tracer.outcome.notices.extend(feed.close())
         if renderer is not None:

@@ -92,7 +92,7 @@ def run_trace(program: str, args: list[str], *, format: TraceFormat = "text", ou
     try:
         result = trace_program(program, args, options=options, renderer=RENDERERS[format](out),
                                interpreter=interpreter, timeout=timeout, want_version=format in _VERSIONED_FORMATS,
-                               backend=backend)
+                               backend=backend, keep_events=False)
     finally:
         if out is not sys.stdout and out is not sys.stderr:
             out.close()

@@ -322,6 +322,7 @@ def trace_with_strace(
     use_seccomp: bool = True,
     observer: Observer | None = None,
     new_netns: bool = False,
+    keep_events: bool = True,
 ) -> tuple[Trace, int, str | None, list[str]]:
     """Trace ``launch`` under strace; (trace, status, why it was interrupted or None, notices).
 
@@ -341,7 +342,7 @@ def trace_with_strace(
 
     trace = Trace(make_header(launch, backend="strace", all_syscalls=all_syscalls, string_limit=string_limit,
                               seccomp=use_seccomp))
-    recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None)
+    recorder = Recorder(trace, renderer, launch.start_version_probe() if want_version else None, keep=keep_events)
 
     def sink(ev: Event) -> None:
         recorder.add(ev)
@@ -498,8 +499,8 @@ def _end(strace_pid: int, trace_r: int) -> None:
 
 
 def trace_launch(launch: Launch, *, options: TraceOptions, renderer: Renderer | None, timeout: float | None,
-                 want_version: bool, observer: Observer | None = None) -> TraceResult:
-    """session.trace_program's --backend strace: the same TraceResult, from strace."""
+                 want_version: bool, observer: Observer | None = None, keep_events: bool = True) -> TraceResult:
+    """backends.run.trace_program's --backend strace: the same TraceResult, from strace."""
     from sctrace.backends.recording import TraceResult
 
     ptrace_only = [flag for flag, on in (("--states", getattr(options, "states", False)),
@@ -512,6 +513,5 @@ def trace_launch(launch: Launch, *, options: TraceOptions, renderer: Renderer | 
     trace, status, interrupted, notices = trace_with_strace(
         launch, string_limit=options.string_limit, report=options.report, all_syscalls=options.all_syscalls,
         renderer=renderer, timeout=timeout, want_version=want_version, use_seccomp=options.use_seccomp,
-        observer=observer, new_netns=options.netns,
-    )
+        observer=observer, new_netns=options.netns, keep_events=keep_events)
     return TraceResult(trace, status, interrupted, notices, t0)
