@@ -118,3 +118,27 @@ def test_printable_text_needs_no_escape() -> None:
 
     assert [hex(c) for c in range(0x110000) if _UNSAFE.match(chr(c)) and chr(c).isprintable()] == []
     assert escape_for_terminal("plain text, é, 中文") == "plain text, é, 中文"
+
+
+def _escape_bytes_by_the_rule(data: bytes, limit: int | None = None) -> str:
+    """strace's rule written out byte by byte: the reference the fast escape_bytes must equal."""
+    from sctrace.model.escape import _BEFORE_DIGIT, _SHORT
+
+    shown = data if limit is None else data[: max(limit, 0)]
+    return "".join(_BEFORE_DIGIT[b] if i + 1 < len(shown) and shown[i + 1] in b"01234567" else _SHORT[b]
+                   for i, b in enumerate(shown))
+
+
+def test_escape_bytes_equals_the_rule_on_random_bytes() -> None:
+    import random
+
+    from sctrace.model.escape import escape_bytes
+
+    rng = random.Random(20261207)
+    alphabets = [bytes(range(256)), b"0123456789\x00\x01\n\\\"ab\x7f\xff", b"\x00\x07" + b"01234567",
+                 b"\x08\x0901289\x1b"]
+    for _ in range(20000):
+        alphabet = rng.choice(alphabets)
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        limit = rng.choice([None, -1, 0, 1, 3, 10, 50])
+        assert escape_bytes(data, limit) == _escape_bytes_by_the_rule(data, limit), (data, limit)

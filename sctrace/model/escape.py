@@ -32,7 +32,10 @@ def _short(byte: int) -> str:
 _SHORT = tuple(_short(b) for b in range(256))
 _BEFORE_DIGIT = tuple(f"\\{b:03o}" if _SHORT[b].startswith("\\") and _SHORT[b][1:].isdigit() else _SHORT[b]
                       for b in range(256))
-_OCTAL_DIGITS = frozenset(b"01234567")
+# A byte whose usual spelling is an octal escape shorter than three digits, followed by a digit 0-7: it
+# needs its long spelling.  The look-ahead stops at the end of the shown bytes, as strace's does.
+_OCTAL_BEFORE_DIGIT = re.compile(
+    b"[" + b"".join(re.escape(bytes([b])) for b in range(256) if _BEFORE_DIGIT[b] != _SHORT[b]) + b"](?=[0-7])")
 
 
 def escape_bytes(data: bytes, limit: int | None = None) -> str:
@@ -43,14 +46,18 @@ def escape_bytes(data: bytes, limit: int | None = None) -> str:
     after the last shown one does not exist for it).
     """
     shown = data if limit is None else data[: max(limit, 0)]
-    last = len(shown) - 1
-    out: list[str] = []
-    for i, byte in enumerate(shown):
-        if i < last and shown[i + 1] in _OCTAL_DIGITS:
-            out.append(_BEFORE_DIGIT[byte])
-        else:
-            out.append(_SHORT[byte])
-    return "".join(out)
+    spell = _SHORT.__getitem__
+    # Byte by byte, but in C (map and join): payloads of 64 KiB are common with -s 65536.
+    parts: list[str] = []
+    start = 0
+    for match in _OCTAL_BEFORE_DIGIT.finditer(shown):  # few: a short octal escape right before a digit 0-7
+        parts.append("".join(map(spell, shown[start:match.start()])))
+        parts.append(_BEFORE_DIGIT[shown[match.start()]])
+        start = match.end()
+    if not parts:
+        return "".join(map(spell, shown))
+    parts.append("".join(map(spell, shown[start:])))
+    return "".join(parts)
 
 
 def strace_quoted(data: bytes, true_len: int, limit: int) -> str:
