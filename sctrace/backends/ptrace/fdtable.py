@@ -199,15 +199,45 @@ def unix_peer_inode(inode: int) -> int | None:
 
 
 class SocketTable:
-    """descriptor number -> Socket, for one descriptor table (see module doc)."""
+    """descriptor number -> Socket, for one descriptor table (see module doc).
 
-    __slots__ = ("socks",)
+    A socket can also reach a process by a way the tracer does not follow (io_uring's socket
+    operation, pidfd_getfd, a descriptor passed in by a parent that was not traced).  So a read,
+    write or close of a descriptor the table does not know is looked up once in /proc (look_up), and
+    a descriptor found not to be a socket is remembered (not_sockets) until it is closed or replaced.
+    """
 
-    def __init__(self, socks: dict[int, Socket] | None = None) -> None:
+    __slots__ = ("socks", "not_sockets")
+
+    def __init__(self, socks: dict[int, Socket] | None = None, not_sockets: set[int] | None = None) -> None:
         self.socks: dict[int, Socket] = socks if socks is not None else {}
+        self.not_sockets: set[int] = not_sockets if not_sockets is not None else set()
 
     def copy(self) -> SocketTable:
-        return SocketTable(dict(self.socks))
+        return SocketTable(dict(self.socks), set(self.not_sockets))
+
+    def look_up(self, owner: int, fd: int, prober: Prober) -> Socket | None:
+        """The socket at fd, which the table does not know, as /proc/OWNER/fd shows it; None if none."""
+        if fd in self.not_sockets:
+            return None
+        try:
+            link = os.readlink(f"/proc/{owner}/fd/{fd}")
+        except OSError:
+            return None  # not open (the call fails with EBADF), or the process is gone
+        if not link.startswith("socket:["):
+            self.not_sockets.add(fd)
+            return None
+        sock = prober.probe(owner, fd)
+        if sock is not None:
+            self.socks[fd] = sock
+        return sock
+
+    def forget_kind(self, first: int, last: int | None = None) -> None:
+        """Descriptors first..last were closed or replaced: what they were is unknown again."""
+        if last is None:
+            self.not_sockets.discard(first)
+        else:
+            self.not_sockets.difference_update([fd for fd in self.not_sockets if first <= fd <= last])
 
     def get(self, fd: int) -> Socket | None:
         return self.socks.get(fd)
@@ -235,6 +265,7 @@ class SocketTable:
 
     def resync(self, tgid: int, prober: Prober) -> None:
         """Make the table agree with /proc/TGID/fd (after exec, or at start)."""
+        self.not_sockets.clear()  # close-on-exec may have closed any of them
         try:
             names = os.listdir(f"/proc/{tgid}/fd")
         except OSError:

@@ -351,6 +351,15 @@ class Tracer:
             self.observer.on_entry(task.tid, name, args)
         fd = args[0] & 0xFFFFFFFF if name in syscalls.FIRST_ARG_FD else None
         sock = task.table.socks.get(fd) if fd is not None else None
+        if fd is not None and name in syscalls.FD_IO:
+            if sock is None:  # a descriptor of unknown origin: a socket made by a way not followed?
+                sock = task.table.look_up(task.tgid, fd, self.prober)
+            if name == "close":
+                task.table.forget_kind(fd)
+        elif name in ("dup2", "dup3"):
+            task.table.forget_kind(args[1] & 0xFFFFFFFF)
+        elif name == "close_range":
+            task.table.forget_kind(args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF)
         report = self.opts.all_syscalls or name in syscalls.NETWORK or (
             name in syscalls.FD_IO and sock is not None
         )
