@@ -326,6 +326,8 @@ TABLES: tuple[Table, ...] = (
     Table("O_FLAGS", "dup3()'s only flag.", names=(("asm-generic/fcntl.h", "O_CLOEXEC"),), flags=True),
     Table("CLOSE_RANGE_FLAGS", "close_range() flags.",
           sources=(Src("linux/close_range.h", r"CLOSE_RANGE_\w+"),), flags=True),
+    Table("CLONE_FLAGS", "clone() and unshare() flags (unshare(CLONE_FILES) gives a thread its own descriptors).",
+          sources=(Src("linux/sched.h", r"CLONE_\w+", exclude=r"CLONE_ARGS_\w+"),), flags=True),
     Table("ERRNO_NAMES", "errno values; the kernel-internal ones show up as ? ERESTART* returns.",
           sources=(Src("asm-generic/errno-base.h", r"E[A-Z0-9]+"), Src("asm-generic/errno.h", r"E[A-Z0-9]+")),
           extra=((512, "ERESTARTSYS"), (513, "ERESTARTNOINTR"), (514, "ERESTARTNOHAND"),

@@ -48,11 +48,13 @@ OLD_NETWORK = {
 }
 OLD_FD_IO = {"read": 0, "write": 1, "close": 3, "readv": 19, "writev": 20}
 OLD_FD_TABLE = {"dup": 32, "dup2": 33, "fcntl": 72, "dup3": 292, "close_range": 436}
+# Calls added since, each on purpose (CHANGELOG): unshare, so that a thread's own descriptor table is followed.
+OLD_FD_TABLE = dict(sorted({**OLD_FD_TABLE, "unshare": 272}.items(), key=lambda item: item[1]))
 OLD_CHANGES_ENDPOINT = frozenset({"bind", "connect", "listen", "sendto", "sendmsg", "sendmmsg"})
 OLD_AUTOBINDS = frozenset({"sendto", "sendmsg", "sendmmsg"})
 OLD_RETURNS_SOCKET = frozenset({"socket", "accept", "accept4"})
 OLD_FIRST_ARG_FD = frozenset(
-    set(OLD_NETWORK) - {"socket", "socketpair"} | set(OLD_FD_IO) | set(OLD_FD_TABLE) - {"close_range"}
+    set(OLD_NETWORK) - {"socket", "socketpair"} | set(OLD_FD_IO) | set(OLD_FD_TABLE) - {"close_range", "unshare"}
 )
 
 # sctrace/model/strace_args.py
@@ -73,6 +75,7 @@ OLD_ARG_NAMES: dict[str, tuple[str, ...]] = {
     "readv": _IOV, "writev": _IOV, "close": ("fd",),
     "dup": ("oldfd",), "dup2": ("oldfd", "newfd"), "dup3": ("oldfd", "newfd", "flags"),
     "fcntl": ("fd", "cmd", "arg"), "close_range": ("first", "last", "flags"),
+    "unshare": ("flags",),  # added since (see OLD_FD_TABLE)
 }
 OLD_FD_SYSCALLS = frozenset({
     "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2",
@@ -320,6 +323,7 @@ EVERY_CALL = textwrap.dedent("""\
     os.dup2(copy, 101, inheritable=False)
     fcntl.fcntl(copy, fcntl.F_DUPFD_CLOEXEC, 200)
     libc.syscall(436, 100, 101, 0)
+    libc.unshare(0)
     cli2.shutdown(socket.SHUT_WR)
     for s in (cli, cli2, conn, srv, left, right):
         s.close()

@@ -66,7 +66,7 @@ def tcp(inode: int) -> Socket:
 
 
 def test_table_dup_close_and_reuse() -> None:
-    table = SocketTable()
+    table = SocketTable(1)
     s = tcp(100)
     table.add(4, s)
     table.duplicate(4, 100)  # dup2(4, 100)
@@ -78,9 +78,9 @@ def test_table_dup_close_and_reuse() -> None:
 
 
 def test_fork_copies_threads_share() -> None:
-    parent = SocketTable()
+    parent = SocketTable(1)
     parent.add(3, tcp(1))
-    child = parent.copy()
+    child = parent.copy(2)
     child.drop(3)
     assert parent.get(3) is not None
     thread_view = parent  # CLONE_FILES: the same object
@@ -89,7 +89,7 @@ def test_fork_copies_threads_share() -> None:
 
 
 def test_close_range() -> None:
-    table = SocketTable()
+    table = SocketTable(1)
     for fd in (3, 5, 9):
         table.add(fd, tcp(fd))
     assert table.any_in_range(4, 6)

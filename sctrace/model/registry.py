@@ -233,6 +233,8 @@ REGISTRY: tuple[Syscall, ...] = (
     Syscall("waitid", 247, _O, direction=_WAIT, waits=True),
     Syscall("pselect6", 270, _O, direction=_WAIT, waits=True),
     Syscall("ppoll", 271, _O, direction=_WAIT, waits=True),
+    # A thread that unshares CLONE_FILES gets a descriptor table of its own: followed, never reported.
+    Syscall("unshare", 272, _T, (Arg("flags", Kind.FLAGS, xlat="CLONE_FLAGS"),), direction=_LIFE),
     Syscall("splice", 275, _O, acts_on=0),
     Syscall("tee", 276, _O, acts_on=0),
     Syscall("epoll_pwait", 281, _O, acts_on=0, direction=_WAIT, waits=True),

@@ -49,3 +49,5 @@ NAMES: dict[int, str] = {nr: name for name, nr in STOP_SET.items()}
 F_DUPFD = 0
 F_DUPFD_CLOEXEC = 1030
 CLOSE_RANGE_CLOEXEC = 4
+CLOSE_RANGE_UNSHARE = 2  # include/uapi/linux/close_range.h
+CLONE_FILES = 0x400  # include/uapi/linux/sched.h

@@ -313,6 +313,19 @@ CLOSE_RANGE_FLAGS: dict[int, str] = {
     0x2: "CLOSE_RANGE_UNSHARE", 0x4: "CLOSE_RANGE_CLOEXEC",
 }
 
+# clone() and unshare() flags (unshare(CLONE_FILES) gives a thread its own descriptors).
+# From /usr/include/linux/sched.h
+CLONE_FLAGS: dict[int, str] = {
+    0x80: "CLONE_NEWTIME", 0x100: "CLONE_VM", 0x200: "CLONE_FS", 0x400: "CLONE_FILES", 0x800: "CLONE_SIGHAND",
+    0x1000: "CLONE_PIDFD", 0x2000: "CLONE_PTRACE", 0x4000: "CLONE_VFORK", 0x8000: "CLONE_PARENT",
+    0x10000: "CLONE_THREAD", 0x20000: "CLONE_NEWNS", 0x40000: "CLONE_SYSVSEM", 0x80000: "CLONE_SETTLS",
+    0x100000: "CLONE_PARENT_SETTID", 0x200000: "CLONE_CHILD_CLEARTID", 0x400000: "CLONE_DETACHED",
+    0x800000: "CLONE_UNTRACED", 0x1000000: "CLONE_CHILD_SETTID", 0x2000000: "CLONE_NEWCGROUP",
+    0x4000000: "CLONE_NEWUTS", 0x8000000: "CLONE_NEWIPC", 0x10000000: "CLONE_NEWUSER",
+    0x20000000: "CLONE_NEWPID", 0x40000000: "CLONE_NEWNET", 0x80000000: "CLONE_IO",
+    0x100000000: "CLONE_CLEAR_SIGHAND", 0x200000000: "CLONE_INTO_CGROUP",
+}
+
 # errno values; the kernel-internal ones show up as ? ERESTART* returns.
 # From /usr/include/asm-generic/errno-base.h, /usr/include/asm-generic/errno.h
 # Not in the uapi headers, from include/linux/errno.h of the kernel tree: ERESTARTSYS, ERESTARTNOINTR,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SYS_PIDFD_GETFD = 438  # arch/x86/entry/syscalls/syscall_64.tbl
+PIDFD_THREAD = os.O_EXCL  # include/uapi/linux/pidfd.h
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc.syscall
@@ -114,12 +115,16 @@ class Prober:
         self.available = hasattr(os, "pidfd_open")
 
     def _pidfd(self, tgid: int) -> int | None:
+        """A pidfd of the process, or of the thread when tgid is a thread with descriptors of its own."""
         fd = self._pidfds.get(tgid)
         if fd is None:
             try:
                 fd = os.pidfd_open(tgid)
             except OSError:
-                return None
+                try:
+                    fd = os.pidfd_open(tgid, PIDFD_THREAD)  # Linux 6.9; before it, /proc/TID/fd serves
+                except OSError:
+                    return None
             self._pidfds[tgid] = fd
         return fd
 
@@ -207,19 +212,25 @@ class SocketTable:
     a descriptor found not to be a socket is remembered (not_sockets) until it is closed or replaced.
     """
 
-    __slots__ = ("socks", "not_sockets")
+    __slots__ = ("socks", "not_sockets", "owner")
 
-    def __init__(self, socks: dict[int, Socket] | None = None, not_sockets: set[int] | None = None) -> None:
+    def __init__(self, owner: int, socks: dict[int, Socket] | None = None,
+                 not_sockets: set[int] | None = None) -> None:
+        # owner: the task whose /proc/OWNER/fd (and pidfd) shows this table: the process, or a thread that
+        # made a table of its own with unshare(CLONE_FILES).
+        self.owner = owner
         self.socks: dict[int, Socket] = socks if socks is not None else {}
         self.not_sockets: set[int] = not_sockets if not_sockets is not None else set()
 
-    def copy(self) -> SocketTable:
-        return SocketTable(dict(self.socks), set(self.not_sockets))
+    def copy(self, owner: int) -> SocketTable:
+        """The table as a new process (fork) or thread (unshare(CLONE_FILES)) starts with it."""
+        return SocketTable(owner, dict(self.socks), set(self.not_sockets))
 
-    def look_up(self, owner: int, fd: int, prober: Prober) -> Socket | None:
+    def look_up(self, fd: int, prober: Prober) -> Socket | None:
         """The socket at fd, which the table does not know, as /proc/OWNER/fd shows it; None if none."""
         if fd in self.not_sockets:
             return None
+        owner = self.owner
         try:
             link = os.readlink(f"/proc/{owner}/fd/{fd}")
         except OSError:

@@ -39,7 +39,6 @@ from sctrace.status import STOP_SIGNALS
 if TYPE_CHECKING:
     from sctrace.kernel.tcpstates import TcpStates
 
-CLONE_FILES = 0x400
 CLONE_THREAD = 0x10000
 SYS_CLONE, SYS_FORK, SYS_VFORK, SYS_CLONE3 = 56, 57, 58, 435
 
@@ -147,7 +146,7 @@ class Tracer:
         task = self.tasks.get(tid)
         sock = task.table.socks.get(fd) if task is not None else None
         if task is not None and sock is not None and sock.stale:
-            self.prober.probe(task.tgid, fd, sock)
+            self.prober.probe(task.table.owner, fd, sock)
         return sock
 
     def read_memory(self, tid: int, address: int, size: int) -> bytes | None:
@@ -243,7 +242,7 @@ class Tracer:
             shared.close()
         self.exec_pipe = rfd
         self.outcome.seccomp = self.seccomp_mode
-        self.tasks[pid] = Task(pid, pid, SocketTable(), Memory(pid))
+        self.tasks[pid] = Task(pid, pid, SocketTable(pid), Memory(pid))
         self.t0 = time.monotonic()
         if self.opts.states:
             self._start_states(pid)
@@ -353,7 +352,7 @@ class Tracer:
         sock = task.table.socks.get(fd) if fd is not None else None
         if fd is not None and name in syscalls.FD_IO:
             if sock is None:  # a descriptor of unknown origin: a socket made by a way not followed?
-                sock = task.table.look_up(task.tgid, fd, self.prober)
+                sock = task.table.look_up(fd, self.prober)
             if name == "close":
                 task.table.forget_kind(fd)
         elif name in ("dup2", "dup3"):
@@ -373,7 +372,7 @@ class Tracer:
         endpoint = None
         if sock is not None:
             if sock.stale:
-                self.prober.probe(task.tgid, fd or 0, sock)
+                self.prober.probe(task.table.owner, fd or 0, sock)
             endpoint = sock.endpoint
         hook = entry_hook_for(name)
         entry = None
@@ -384,7 +383,7 @@ class Tracer:
 
     @staticmethod
     def _changes_table(task: Task, name: str, args: tuple[int, ...], is_socket: bool) -> bool:
-        """Whether a dup/fcntl/close_range can change which descriptors are sockets."""
+        """Whether a dup/fcntl/close_range/unshare can change which descriptors are sockets, or the table."""
         socks = task.table.socks
         if name in ("dup2", "dup3"):
             return is_socket or (args[1] & 0xFFFFFFFF) in socks
@@ -393,9 +392,10 @@ class Tracer:
         if name == "fcntl":
             return is_socket and args[1] in (syscalls.F_DUPFD, syscalls.F_DUPFD_CLOEXEC)
         if name == "close_range":
-            return not args[2] & syscalls.CLOSE_RANGE_CLOEXEC and task.table.any_in_range(
-                args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF
-            )
+            return bool(args[2] & syscalls.CLOSE_RANGE_UNSHARE) or not args[2] & syscalls.CLOSE_RANGE_CLOEXEC \
+                and task.table.any_in_range(args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF)
+        if name == "unshare":
+            return bool(args[0] & syscalls.CLONE_FILES)
         return False
 
     def _finish(self, task: Task, rval: int) -> None:
@@ -449,7 +449,7 @@ class Tracer:
         if sock is not None and sock.stale and p.fd is not None and p.name != "close" and self.states.is_tcp(sock):
             # A connect or bind changed its ports: a look of our own (the table's entry stays stale,
             # to be asked again when the next call begins, as without --states).
-            sock = self.prober.probe(task.tgid, p.fd) or sock
+            sock = self.prober.probe(task.table.owner, p.fd) or sock
         changes, state = self.states.at_call(task.tgid, p.name, sock, returned, 0 <= rval or rval <= -4096)
         for c in changes:
             self._emit(STATE_EVENT, c.pid, endpoint=c.endpoint, tcp_state=c.state)
@@ -480,7 +480,7 @@ class Tracer:
             return
         if name in syscalls.RETURNS_SOCKET or name == "socketpair" or call.new_fds:
             for new in [ret] if name in syscalls.RETURNS_SOCKET else call.new_fds:
-                sock = self.prober.probe(task.tgid, new)
+                sock = self.prober.probe(task.table.owner, new)
                 if sock is None:
                     table.drop(new)
                 else:
@@ -500,7 +500,13 @@ class Tracer:
             if fd is not None and fd != call.args[1]:
                 table.duplicate(fd, call.args[1] & 0xFFFFFFFF)
         elif name == "close_range":
-            table.drop_range(call.args[0] & 0xFFFFFFFF, call.args[1] & 0xFFFFFFFF)
+            if call.args[2] & syscalls.CLOSE_RANGE_UNSHARE:  # the task's own table first, then the closing
+                table = task.table = table.copy(task.tid)
+            if not call.args[2] & syscalls.CLOSE_RANGE_CLOEXEC:
+                table.drop_range(call.args[0] & 0xFFFFFFFF, call.args[1] & 0xFFFFFFFF)
+        elif name == "unshare":
+            if call.args[0] & syscalls.CLONE_FILES:  # this thread's descriptors are its own from now on
+                task.table = table.copy(task.tid)
 
     @staticmethod
     def _mark_stale(table: SocketTable, fd: int, name: str = "") -> None:
@@ -538,7 +544,7 @@ class Tracer:
         child = pt.event_message(parent.tid)
         flags = self._clone_flags(parent)
         thread = bool(flags & CLONE_THREAD)
-        table = parent.table if flags & CLONE_FILES else parent.table.copy()
+        table = parent.table if flags & syscalls.CLONE_FILES else parent.table.copy(child)
         tgid = parent.tgid if thread else child
         mem = parent.mem if thread else Memory(child)
         task = Task(child, tgid, table, mem, execed=parent.execed)
@@ -559,7 +565,7 @@ class Tracer:
                 old.pending = None
         task.execed = True
         task.pending = None
-        task.table = task.table.copy()
+        task.table = task.table.copy(task.tgid)  # the thread that called exec is the process now
         task.table.resync(task.tgid, self.prober)
         task.mem.close()
         try:

@@ -93,6 +93,11 @@ def fcntl(call: Call) -> dict[str, Any]:
     }
 
 
+@decoder("unshare")
+def unshare(call: Call) -> dict[str, Any]:
+    return {"flags": xlat.flags(call.args[0] & 0xFFFFFFFFFFFFFFFF, xlat.CLONE_FLAGS, "CLONE_???")}
+
+
 @decoder("close_range")
 def close_range(call: Call) -> dict[str, Any]:
     return {
