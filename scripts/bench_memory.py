@@ -76,7 +76,8 @@ def main() -> int:
         out = os.path.join(tmp, "out")
         print(f"sctrace trace --format {args.format} -o FILE, against strace -f -o FILE (peak RSS, wall time)")
         print(f"{'workload':32} {'sctrace MB':>10} {'s':>7} {'strace MB':>10} {'s':>7}")
-        rows = [(f"{n} round trips", [trips, str(n)], []) for n in (int(c) for c in args.counts.split(","))]
+        counts = [int(c) for c in args.counts.split(",")]
+        rows: list[tuple[str, list[str], list[str]]] = [(f"{n} round trips", [trips, str(n)], []) for n in counts]
         rows.append(("100 MB through a socket -s 65536", [bulk], ["-s", "65536"]))
         for label, program, limit in rows:
             ours = measure([*sctrace, "trace", "--format", args.format, *limit, "-o", out, python, *program])
