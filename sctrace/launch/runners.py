@@ -72,13 +72,19 @@ def version_answer(probe: subprocess.Popen[str] | None) -> str | None:
     """What a version probe answered (None: nothing, or it failed: the version is a courtesy, never a failure)."""
     if probe is None:
         return None
+    import subprocess
+
     try:
         out, _ = probe.communicate(timeout=5)
         return out.strip() or None
-    except Exception:  # noqa: BLE001 - a probe that hangs or fails only leaves the version out
+    except (subprocess.TimeoutExpired, OSError, ValueError):  # a probe that hangs or fails: no version
         probe.kill()
         probe.wait()
         return None
+    except BaseException:  # a stop signal (the tracer's Interrupted) while waiting: the probe goes, the stop stays
+        probe.kill()
+        probe.wait()
+        raise
 
 
 def _is_executable_file(path: str) -> bool:
