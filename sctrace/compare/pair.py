@@ -33,6 +33,7 @@ from typing import IO
 
 from sctrace.compare.model import Step
 from sctrace.compare.normalize import normalize, without_name_service
+from sctrace.kernel.parent_death import fork_worker
 from sctrace.model.trace import Event, Header, Trace
 
 # Events in the two traces at which a second process pays for itself: starting it costs a few milliseconds,
@@ -98,11 +99,12 @@ class _Child:
         except OSError:
             return None
         written, tell = os.pipe()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the forked child, which ends with os._exit
+
+        def work() -> int:  # pragma: no cover - runs in the forked child
             os.close(written)
-            _child(parent, spool.fileno(), tell, right, level, fold)
+            return _child(spool.fileno(), tell, right, level, fold)
+
+        pid = fork_worker(work, lambda _exc: 1)  # any failure: the parent loads and normalizes this side itself
         os.close(tell)
         return cls(pid, spool, written)
 
@@ -133,58 +135,45 @@ def _trace(side: Trace | Loader) -> Trace:
     return side if isinstance(side, Trace) else side()
 
 
-_PR_SET_PDEATHSIG = 1  # prctl(2)
-
-
-def _child(parent: int, spool: int, tell: int, right: Trace | Loader, level: str,
-           fold: bool) -> None:  # pragma: no cover - runs in the child
+def _child(spool: int, tell: int, right: Trace | Loader, level: str,
+           fold: bool) -> int:  # pragma: no cover - runs in the child
     """Load and normalize the right side and write to spool, telling of each frame on tell as it is whole:
     (events, steps, folded, header or None), the header's JSON object when the parent has no trace yet; then
     batches, each a stretch of events (None when the parent has the trace) and the steps at them.
 
     Each batch's events and steps are let go once written (when the trace was loaded here), so that the
     memory the parent takes up reading them is partly given back here.  The child is killed with its parent,
-    should the parent be killed outright (SIGKILL, which leaves it no moment to kill the child itself).
+    should the parent be killed outright (SIGKILL, which leaves it no moment to kill the child itself):
+    fork_worker sees to that.  The status: 0 when every step was written.
     """
-    status = 1
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before that took effect
-            return
-        trace = _trace(right)
-        steps, folded = _steps(trace, level, fold)
-        events = trace.events
-        send_trace = not isinstance(right, Trace)
-        head = trace.header.to_json() if send_trace else None
-        _write_frame(spool, tell, marshal.dumps((len(events), len(steps), folded, head)))
-        place = {id(ev): i for i, ev in enumerate(events)}
-        places = [place[id(step.event)] for step in steps]  # increasing: steps are in trace order
-        del place
-        first = 0  # the first step not yet written
-        for start in range(0, len(events) or 1, _BATCH):
-            end = start + _BATCH if start + _BATCH < len(events) else len(events)
-            last = first
-            while last < len(steps) and places[last] < end:
-                last += 1
-            sent = None
-            if send_trace:
-                sent = [(e.type, e.seq, e.pid, e.t, e.name, e.args, e.ret, e.errno, e.fd, e.endpoint,
-                         e.ret_endpoint, e.info) for e in events[start:end]]
-            _write_frame(spool, tell, marshal.dumps((sent, [
-                (places[k], s.proc, s.name, s.args, s.ret, s.errno, s.key, s.text, s.rules, s.notes,
-                 s.informational) for k, s in enumerate(steps[first:last], first)])))
-            del sent
-            if send_trace:
-                events[start:end] = [None] * (end - start)  # type: ignore[list-item]
-                steps[first:last] = [None] * (last - first)  # type: ignore[list-item]
-            first = last
-        status = 0 if first == len(steps) else 1  # a step left out (places not increasing): the parent does it
-    except BaseException:  # noqa: BLE001 - any failure: the parent loads and normalizes this side itself
-        pass
-    finally:
-        os._exit(status)
+    trace = _trace(right)
+    steps, folded = _steps(trace, level, fold)
+    events = trace.events
+    send_trace = not isinstance(right, Trace)
+    head = trace.header.to_json() if send_trace else None
+    _write_frame(spool, tell, marshal.dumps((len(events), len(steps), folded, head)))
+    place = {id(ev): i for i, ev in enumerate(events)}
+    places = [place[id(step.event)] for step in steps]  # increasing: steps are in trace order
+    del place
+    first = 0  # the first step not yet written
+    for start in range(0, len(events) or 1, _BATCH):
+        end = start + _BATCH if start + _BATCH < len(events) else len(events)
+        last = first
+        while last < len(steps) and places[last] < end:
+            last += 1
+        sent = None
+        if send_trace:
+            sent = [(e.type, e.seq, e.pid, e.t, e.name, e.args, e.ret, e.errno, e.fd, e.endpoint,
+                     e.ret_endpoint, e.info) for e in events[start:end]]
+        _write_frame(spool, tell, marshal.dumps((sent, [
+            (places[k], s.proc, s.name, s.args, s.ret, s.errno, s.key, s.text, s.rules, s.notes,
+             s.informational) for k, s in enumerate(steps[first:last], first)])))
+        del sent
+        if send_trace:
+            events[start:end] = [None] * (end - start)  # type: ignore[list-item]
+            steps[first:last] = [None] * (last - first)  # type: ignore[list-item]
+        first = last
+    return 0 if first == len(steps) else 1  # a step left out (places not increasing): the parent does it
 
 
 def _received(frames: Iterator[bytes], right: Trace | Loader) -> tuple[Trace, list[Step], int] | None:

@@ -18,14 +18,15 @@ import select
 import shutil
 import signal
 import stat
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sctrace.kernel.parent_death import die_with_parent
+from sctrace.kernel.parent_death import fork_worker
 from sctrace.model.trace import Event, Trace
 from sctrace.peer.driver import DriveOptions, Driver, Exchange
 from sctrace.status import STOP_SIGNALS, ExitStatus, SctraceError, raise_stopped
@@ -103,23 +104,14 @@ def _run_side_with_peer(program: str, drive: DriveOptions, netns: bool, cpu: int
     assert peer is not None
     to_peer_r, to_peer_w = os.pipe()
     from_peer_r, from_peer_w = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            die_with_parent(parent)  # the side's worker killed: its peer goes too
-            os.close(to_peer_w)
-            os.close(from_peer_r)
-            _peer_worker(peer, drive, to_peer_r, from_peer_w, cpu, out + ".peer")
-            code = 0
-        except SctraceError as exc:
-            Path(out + ".peer.error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
-        except BaseException as exc:  # noqa: BLE001 - reported by the parent in one line
-            Path(out + ".peer.error").write_text(json.dumps({"message": f"{type(exc).__name__}: {exc}",
-                                                             "status": int(ExitStatus.INTERNAL)}))
-        finally:
-            os._exit(code)
+
+    def peer_work() -> int:
+        os.close(to_peer_w)
+        os.close(from_peer_r)
+        _peer_worker(peer, drive, to_peer_r, from_peer_w, cpu, out + ".peer")
+        return 0
+
+    pid = fork_worker(peer_work, _error_file(out + ".peer.error"))  # this worker killed: its peer goes too
     os.close(to_peer_r)
     os.close(from_peer_w)
     try:
@@ -214,28 +206,13 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
     _remove_left_behind()
     tmp, in_use = _held_directory()
     workers: dict[int, str] = {}
-    parent = os.getpid()
     previous = _stop_with_an_exception()
     try:
         for i, program in enumerate(programs):
             out = os.path.join(tmp, f"side{i}")
-            pid = os.fork()
-            if pid == 0:
-                code = 70
-                try:
-                    die_with_parent(parent)  # sctrace killed, even by SIGKILL: the worker and its tracees go too
-                    for sig in STOP_SIGNALS:
-                        signal.signal(sig, signal.SIG_DFL)
-                    code = _run_side(program, drive, netns, i, out, pcaps[i], argv[i])
-                except SctraceError as exc:
-                    Path(out + ".error").write_text(json.dumps({"message": exc.message, "status": exc.status}))
-                    code = exc.status
-                except BaseException as exc:  # noqa: BLE001 - reported by the parent in one line
-                    Path(out + ".error").write_text(json.dumps({"message": f"{type(exc).__name__}: {exc}",
-                                                                "status": int(ExitStatus.INTERNAL)}))
-                finally:
-                    sys.stdout.flush()
-                    os._exit(code)
+            # sctrace killed, even by SIGKILL: the worker goes too, and its tracer's programs with it (EXITKILL).
+            pid = fork_worker(partial(_run_side, program, drive, netns, i, out, pcaps[i], argv[i]),
+                              _error_file(out + ".error"))
             workers[pid] = out
             if not netns:
                 # Without namespaces the sides share the host's loopback, where two servers of one fixed
@@ -354,6 +331,20 @@ def _remove_left_behind() -> None:
             shutil.rmtree(path, ignore_errors=True)
         finally:
             os.close(fd)
+
+
+def _error_file(path: str) -> Callable[[BaseException], int]:
+    """A worker's report of what went wrong, for the parent to say in one line: JSON in path; its status."""
+
+    def report(exc: BaseException) -> int:
+        if isinstance(exc, SctraceError):
+            message, status = exc.message, exc.status
+        else:
+            message, status = f"{type(exc).__name__}: {exc}", int(ExitStatus.INTERNAL)
+        Path(path).write_text(json.dumps({"message": message, "status": status}))
+        return status
+
+    return report
 
 
 def _reap(pid: int) -> None:
