@@ -48,16 +48,18 @@ def compare(left: str, right: str, *, level: Level, drive: DriveOptions, netns: 
     from sctrace.compare.pair import normalize_pair, worth_a_process
     from sctrace.kernel import netns as ns
 
-    saved = {arg: is_saved_trace(arg) for arg in (left, right)}
-    to_run = [arg for arg in (left, right) if not saved[arg]]
-    runs: dict[str, SideRun] = {}
+    # By side, not by name: `compare X X` runs X twice, and each side shows its own run.
+    args = (left, right)
+    to_run = [side for side, arg in enumerate(args) if not is_saved_trace(arg)]
+    runs: dict[int, SideRun] = {}
     if to_run:
         use_netns = ns.available() if netns is None else netns
         if not use_netns and notices is not None:
             notices.append("no network namespace may be made here: the programs run one after the other on the host's "
                            "loopback (see \"Without root\" in README.md)")
-        for arg, run in zip(to_run, run_sides(to_run, drive, use_netns), strict=True):
-            runs[arg] = run
+        for side, run in zip(to_run, run_sides([args[side] for side in to_run], drive, use_netns), strict=True):
+            runs[side] = run
+            arg = args[side]
             if notices is not None:
                 notices.extend(f"{arg}: {n}" for n in run.notices)
                 if run.stderr:
@@ -70,27 +72,27 @@ def compare(left: str, right: str, *, level: Level, drive: DriveOptions, netns: 
     # long as the comparison and holds no cycle (reference counting frees it): frozen out of the collector's
     # sight, so that no later collection (while a report of 100,000 rows is written) walks it again.
     with gc_paused(freeze=True):
-        (left_source, left_size), (right_source, right_size) = (_side_source(arg, runs) for arg in (left, right))
+        (left_source, left_size), (right_source, right_size) = (_side_source(args[side], runs.get(side))
+                                                                for side in (0, 1))
         # At level semantic the C library's name-service calls are not the program's: counted, not aligned.
         pair, steps, folded = normalize_pair(left_source, right_source, level,
                                              parallel=worth_a_process(left_size + right_size),
                                              fold=level == "semantic")
-        traces = dict(zip((left, right), pair, strict=True))
         rows = align(steps[0], steps[1])
-    sides = [side_of(arg, traces[arg], runs.get(arg)) for arg in (left, right)]
-    for side, count in zip(sides, folded, strict=True):
-        side.name_service_calls = count
+    sides = [side_of(args[i], pair[i], runs.get(i)) for i in (0, 1)]
+    for shown, count in zip(sides, folded, strict=True):
+        shown.name_service_calls = count
     return Comparison(level, sides[0], sides[1], rows)
 
 
-def _side_source(arg: str, runs: dict[str, SideRun]) -> tuple[Trace | Callable[[], Trace], int]:
-    """arg's trace (the one its run made, or what reads the saved file) and about how many events it holds
-    (a file's size says roughly; one whose size cannot be asked counts as empty, and loading it says why)."""
+def _side_source(arg: str, run: SideRun | None) -> tuple[Trace | Callable[[], Trace], int]:
+    """A side's trace (the one its run made, or what reads the saved file arg) and about how many events it
+    holds (a file's size says roughly; one whose size cannot be asked counts as empty, and loading it says
+    why)."""
     from sctrace.compare.pair import BYTES_PER_EVENT
 
-    if arg in runs:
-        trace = runs[arg].trace
-        return trace, len(trace.events)
+    if run is not None:
+        return run.trace, len(run.trace.events)
     try:
         size = os.path.getsize(arg)
     except OSError:

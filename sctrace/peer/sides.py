@@ -10,6 +10,7 @@ one after the other, and a port in use there is an error, not a difference.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -204,6 +205,60 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
         names = ["left", "right"] if len(programs) == 2 else [f"side{i + 1}" for i in range(len(programs))]
         pcaps = [side_path(drive.pcap, name) for name in names]
     _remove_left_behind()
+    # Without namespaces the sides share the host's loopback, where two servers of one fixed port would
+    # collide: one side at a time.
+    try:
+        return _run_sides(programs, drive, netns, argv, pcaps, one_at_a_time=not netns)
+    except _SharedPath as shared:
+        # Both sides bound one filesystem UNIX socket path, which namespaces do not separate (the file
+        # system is the user's): run again, one side after the other, as a user would run them by hand.
+        # A private directory per side would change the paths the programs asked for, and so the trace.
+        for path in shared.made:  # the sockets the first try's binds made, left by programs it stopped
+            with contextlib.suppress(OSError):
+                if stat.S_ISSOCK(os.lstat(path).st_mode):
+                    os.unlink(path)
+        runs = _run_sides(programs, drive, netns, argv, pcaps, one_at_a_time=True)
+        for run in runs:
+            run.notices.append(f"the sides both bind the UNIX socket {shared.path}, so they ran one after the other")
+        return runs
+
+
+class _SharedPath(Exception):
+    """The sides, run at once, collided on one filesystem UNIX socket path."""
+
+    def __init__(self, path: str, made: set[str]) -> None:
+        super().__init__(path)
+        self.path = path
+        self.made = made  # every path the sides' binds made: they did not exist before the run
+
+
+def _unix_paths(trace: Trace) -> tuple[set[str], set[str]]:
+    """The filesystem UNIX socket paths a trace's binds took, and those its binds found in use."""
+    took: set[str] = set()
+    in_use: set[str] = set()
+    for ev in trace.events:
+        addr = ev.args.get("addr") if ev.type == "syscall" and ev.name == "bind" else None
+        if isinstance(addr, dict) and addr.get("family") == "AF_UNIX" and addr.get("path") \
+                and not addr.get("abstract"):  # an abstract name belongs to the network namespace
+            if ev.ret == 0:
+                took.add(str(addr["path"]))
+            elif ev.errno == "EADDRINUSE":
+                in_use.add(str(addr["path"]))
+    return took, in_use
+
+
+def _no_shared_path(outs: list[str]) -> None:
+    """_SharedPath when one side's bind found in use a UNIX socket path that another side's bind took."""
+    seen = [_unix_paths(Trace.load(out + ".jsonl")) if os.path.exists(out + ".jsonl") else (set(), set())
+            for out in outs]
+    for i, (_, in_use) in enumerate(seen):
+        for j, (took, _) in enumerate(seen):
+            if i != j and in_use & took:
+                raise _SharedPath(sorted(in_use & took)[0], set().union(*(t for t, _ in seen)))
+
+
+def _run_sides(programs: list[str], drive: DriveOptions, netns: bool, argv: list[list[str]],
+               pcaps: list[str | None], one_at_a_time: bool) -> list[SideRun]:
     tmp, in_use = _held_directory()
     workers: dict[int, str] = {}
     previous = _stop_with_an_exception()
@@ -214,12 +269,12 @@ def run_sides(programs: list[str], drive: DriveOptions, netns: bool,
             pid = fork_worker(partial(_run_side, program, drive, netns, i, out, pcaps[i], argv[i]),
                               _error_file(out + ".error"))
             workers[pid] = out
-            if not netns:
-                # Without namespaces the sides share the host's loopback, where two servers of one fixed
-                # port would collide: one side at a time.
+            if one_at_a_time:
                 _reap(pid)
         for pid in list(workers):
             _reap(pid)
+        if not one_at_a_time and len(programs) > 1:
+            _no_shared_path([os.path.join(tmp, f"side{i}") for i in range(len(programs))])
         runs = []
         peer = drive.client if drive.client is not None else drive.server
         for i, program in enumerate(programs):
