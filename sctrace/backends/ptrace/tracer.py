@@ -122,6 +122,7 @@ class Tracer:
         self.opts = options
         self.sink = sink
         self.tasks: dict[int, Task] = {}
+        self.held: set[int] = set()  # tasks in a group-stop (SIGSTOP, SIGTSTP, ...), kept stopped until SIGCONT
         self.parked: set[int] = set()
         self.prober = Prober()
         self.seq = 0
@@ -292,9 +293,17 @@ class Tracer:
         wait = os.waitpid
         wall = pt.WALL
         tasks = self.tasks
+        held = self.held
         while tasks:
             try:
-                pid, status = wait(-1, wall)
+                if held:  # a task stays stopped until a SIGCONT comes, which only /proc tells
+                    pid, status = wait(-1, wall | os.WNOHANG)
+                    if pid == 0:
+                        self._release_continued()
+                        time.sleep(HELD_POLL)
+                        continue
+                else:
+                    pid, status = wait(-1, wall)
             except ChildProcessError:
                 break
             if status & 0x7F == 0x7F:  # stopped
@@ -580,13 +589,29 @@ class Tracer:
             pt.resume(task.tid, self._restart_request(task))
             return
         signo = pt.stop_signal_info(task.tid)
-        if signo is None:  # group-stop: let it go on (we cannot hold it with TRACEME)
-            pt.resume(task.tid, self._restart_request(task))
+        if signo is None:  # group-stop: the task stays stopped, as it would untraced, until a SIGCONT
+            self.held.add(task.tid)
             return
         self._emit("signal", task.tid, signal=_xlat().signal_name(sig))
         pt.resume(task.tid, self._restart_request(task), sig)
 
+    def _release_continued(self) -> None:
+        """Let go the stopped tasks whose process was sent SIGCONT.
+
+        Attached with TRACEME, a tracer that does not restart a task in a group-stop keeps it stopped, but
+        is not told of the SIGCONT that would end the stop; the signal waits, pending, in the task's
+        process (ShdPnd in /proc/TID/status).  Restarted, the task takes it, and the tracer sees it as a
+        signal like any other.  (strace attaches with PTRACE_SEIZE and waits in PTRACE_LISTEN instead.)
+        """
+        for tid in list(self.held):
+            if tid not in self.tasks:
+                self.held.discard(tid)
+            elif _sigcont_pending(tid):
+                self.held.discard(tid)
+                pt.resume(tid, self._restart_request(self.tasks[tid]))
+
     def _on_exit(self, pid: int, status: int) -> None:
+        self.held.discard(pid)
         task = self.tasks.pop(pid, None)
         if task is None:
             self.parked.discard(pid)
@@ -671,6 +696,22 @@ def _pin_to_one_cpu(cpu: int | None) -> None:
             os.sched_setaffinity(0, {allowed[(cpu or 0) % len(allowed)]})
     except OSError:
         pass
+
+
+HELD_POLL = 0.02  # seconds between looks at /proc while a task is kept stopped
+_SIGCONT_BIT = 1 << (signal.SIGCONT - 1)
+
+
+def _sigcont_pending(tid: int) -> bool:
+    """Whether a SIGCONT waits for the task (its own pending set, or its process's)."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith((b"SigPnd:", b"ShdPnd:")) and int(line.split()[1], 16) & _SIGCONT_BIT:
+                    return True
+    except OSError:
+        return True  # gone: restarting it costs nothing and ends its holding
+    return False
 
 
 def _xlat() -> Any:
