@@ -36,7 +36,7 @@ FIXTURE_TABLE: dict[str, frozenset[str]] = {
         "fork_connect.py", "fork_connect.php", "exec_inherit.py", "mmsg.py",
         "addrinuse.py", "addrinuse.php", "addrinuse.js", "addrinuse.pl",
         "refused.py", "refused.php", "refused.js", "refused.pl",
-        "many_connections.py", "many_connections.php", "unknown_origin.py", "unshared_files.py",
+        "many_connections.py", "many_connections.php", "unknown_origin.py", "unshared_files.py", "own_seccomp.py",
     ]
 }
 FIXTURE_TABLE["threaded_server.py"] = frozenset({"renumber"})

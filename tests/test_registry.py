@@ -48,8 +48,10 @@ OLD_NETWORK = {
 }
 OLD_FD_IO = {"read": 0, "write": 1, "close": 3, "readv": 19, "writev": 20}
 OLD_FD_TABLE = {"dup": 32, "dup2": 33, "fcntl": 72, "dup3": 292, "close_range": 436}
-# Calls added since, each on purpose (CHANGELOG): unshare, so that a thread's own descriptor table is followed.
+# Calls added since, each on purpose (CHANGELOG): unshare, so that a thread's own descriptor table is followed;
+# prctl and seccomp (a class of their own), so that a program's own seccomp filter is followed.
 OLD_FD_TABLE = dict(sorted({**OLD_FD_TABLE, "unshare": 272}.items(), key=lambda item: item[1]))
+ADDED_SECCOMP = {"prctl": 157, "seccomp": 317}
 OLD_CHANGES_ENDPOINT = frozenset({"bind", "connect", "listen", "sendto", "sendmsg", "sendmmsg"})
 OLD_AUTOBINDS = frozenset({"sendto", "sendmsg", "sendmmsg"})
 OLD_RETURNS_SOCKET = frozenset({"socket", "accept", "accept4"})
@@ -75,7 +77,8 @@ OLD_ARG_NAMES: dict[str, tuple[str, ...]] = {
     "readv": _IOV, "writev": _IOV, "close": ("fd",),
     "dup": ("oldfd",), "dup2": ("oldfd", "newfd"), "dup3": ("oldfd", "newfd", "flags"),
     "fcntl": ("fd", "cmd", "arg"), "close_range": ("first", "last", "flags"),
-    "unshare": ("flags",),  # added since (see OLD_FD_TABLE)
+    "unshare": ("flags",),  # added since (see OLD_FD_TABLE), as are the two below
+    "prctl": ("option", "arg2", "arg3", "arg4", "arg5"), "seccomp": ("operation", "flags", "args"),
 }
 OLD_FD_SYSCALLS = frozenset({
     "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2",
@@ -162,8 +165,10 @@ def test_syscalls_tables() -> None:
     assert list(syscalls.FD_IO.items()) == list(OLD_FD_IO.items())
     assert list(syscalls.FD_TABLE.items()) == list(OLD_FD_TABLE.items())
     assert list(syscalls.SOCKET_SET.items()) == list({**OLD_NETWORK, **OLD_FD_IO}.items())
-    assert list(syscalls.STOP_SET.items()) == list({**OLD_NETWORK, **OLD_FD_IO, **OLD_FD_TABLE}.items())
-    assert syscalls.NAMES == {nr: name for name, nr in {**OLD_NETWORK, **OLD_FD_IO, **OLD_FD_TABLE}.items()}
+    assert list(syscalls.SECCOMP_CALLS.items()) == list(ADDED_SECCOMP.items())
+    stop_set = {**OLD_NETWORK, **OLD_FD_IO, **OLD_FD_TABLE, **ADDED_SECCOMP}
+    assert list(syscalls.STOP_SET.items()) == list(stop_set.items())
+    assert syscalls.NAMES == {nr: name for name, nr in stop_set.items()}
     assert syscalls.CHANGES_ENDPOINT == OLD_CHANGES_ENDPOINT
     assert syscalls.AUTOBINDS == OLD_AUTOBINDS
     assert syscalls.RETURNS_SOCKET == OLD_RETURNS_SOCKET
@@ -173,7 +178,7 @@ def test_syscalls_tables() -> None:
 def test_the_seccomp_filter_stops_at_the_same_numbers() -> None:
     from sctrace.backends.ptrace.seccomp import build_filter
 
-    old = {**OLD_NETWORK, **OLD_FD_IO, **OLD_FD_TABLE}.values()
+    old = {**OLD_NETWORK, **OLD_FD_IO, **OLD_FD_TABLE, **ADDED_SECCOMP}.values()
     assert build_filter(syscalls.STOP_SET.values()) == build_filter(old)
 
 
@@ -324,6 +329,9 @@ EVERY_CALL = textwrap.dedent("""\
     fcntl.fcntl(copy, fcntl.F_DUPFD_CLOEXEC, 200)
     libc.syscall(436, 100, 101, 0)
     libc.unshare(0)
+    libc.prctl(0x5C7A, 1, 2, 3, 4)  # no such option (EINVAL): strace prints all five arguments
+    action = ctypes.c_uint(0x7FFF0000)
+    libc.syscall(317, 2, 0, ctypes.byref(action))  # seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &SECCOMP_RET_ALLOW)
     cli2.shutdown(socket.SHUT_WR)
     for s in (cli, cli2, conn, srv, left, right):
         s.close()

@@ -8,8 +8,10 @@ import struct
 import pytest
 
 from sctrace.backends.ptrace.fdtable import Socket, SocketTable, describe
-from sctrace.backends.ptrace.seccomp import SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, build_filter
+from sctrace.backends.ptrace.seccomp import OUR_DATA, SECCOMP_RET_ALLOW, SECCOMP_RET_TRACE, build_filter
 from sctrace.model import syscalls
+
+OUR_TRACE = SECCOMP_RET_TRACE | OUR_DATA  # the TRACE of sctrace's own filter carries its mark
 
 AUDIT_ARCH_I386 = 0x40000003
 
@@ -38,7 +40,7 @@ def run_bpf(program: bytes, nr: int, arch: int) -> int:
 @pytest.mark.parametrize("name", sorted(syscalls.STOP_SET))
 def test_filter_traces_the_stop_set(name: str) -> None:
     prog = build_filter(syscalls.STOP_SET.values())
-    assert run_bpf(prog, syscalls.STOP_SET[name], syscalls.AUDIT_ARCH_X86_64) == SECCOMP_RET_TRACE
+    assert run_bpf(prog, syscalls.STOP_SET[name], syscalls.AUDIT_ARCH_X86_64) == OUR_TRACE
 
 
 @pytest.mark.parametrize(("nr", "what"), [(39, "getpid"), (4, "stat"), (262, "newfstatat"), (257, "openat")])
@@ -49,8 +51,8 @@ def test_filter_lets_the_rest_run(nr: int, what: str) -> None:
 
 def test_filter_traces_other_abis() -> None:
     prog = build_filter(syscalls.STOP_SET.values())
-    assert run_bpf(prog, 39, AUDIT_ARCH_I386) == SECCOMP_RET_TRACE
-    assert run_bpf(prog, 39 | syscalls.X32_SYSCALL_BIT, syscalls.AUDIT_ARCH_X86_64) == SECCOMP_RET_TRACE
+    assert run_bpf(prog, 39, AUDIT_ARCH_I386) == OUR_TRACE
+    assert run_bpf(prog, 39 | syscalls.X32_SYSCALL_BIT, syscalls.AUDIT_ARCH_X86_64) == OUR_TRACE
 
 
 def test_numbers_agree_with_python_ptrace() -> None:

@@ -51,8 +51,21 @@ def write(path: Path, text: str) -> Path:
 NOT_CALL_FOR_CALL: dict[str, str] = {}
 
 
+# What strace itself gets wrong, which the strace backend cannot mend: expected to fail, strictly, so that a
+# strace that mends it is noticed.
+STRACE_GETS_WRONG: dict[str, str] = {
+    "own_seccomp.py": "strace --seccomp-bpf answers the program's own SECCOMP_RET_TRACE itself, so socketpair "
+                      "succeeds where untraced it fails with ENOSYS (the ptrace backend gives the untraced result)",
+}
+BACKEND_CASES = [
+    pytest.param(*case.values, marks=[*case.marks, pytest.mark.xfail(strict=True, reason=STRACE_GETS_WRONG[name])])
+    if (name := str(case.values[0])) in STRACE_GETS_WRONG else case
+    for case in FIXTURE_CASES
+]
+
+
 @needs_strace
-@pytest.mark.parametrize("name", FIXTURE_CASES)
+@pytest.mark.parametrize("name", BACKEND_CASES)
 def test_backends_agree(name: str, tmp_path: Path) -> None:
     fixture = TRACE_FIXTURES / name
     if interpreter_for(fixture) is None:

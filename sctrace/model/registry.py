@@ -33,6 +33,8 @@ class Class(Enum):
     NETWORK = "network"  # always reported (strace's %network class)
     FD_IO = "fd-io"  # reported only when its descriptor is a socket
     FD_TABLE = "fd-table"  # never reported in socket mode, but followed: it changes which descriptors are sockets
+    SECCOMP = "seccomp"  # never reported in socket mode, but followed: a filter of the program's own changes
+    #                      how the tracer must stop (every call, so that nothing the filter refuses is missed)
     OTHER = "other"  # never stopped at (except with --all); known for strace logs, the rules and the peer driver
 
 
@@ -156,7 +158,7 @@ def _iov(out: bool, *extra: Arg) -> tuple[Arg, ...]:
 _OFFSET = Arg("offset", Kind.NUMBER)
 _RWF = Arg("flags", Kind.FLAGS)
 
-_N, _IO, _T, _O = Class.NETWORK, Class.FD_IO, Class.FD_TABLE, Class.OTHER
+_N, _IO, _T, _O, _S = Class.NETWORK, Class.FD_IO, Class.FD_TABLE, Class.OTHER, Class.SECCOMP
 _SEND, _RECV, _WAIT, _MODE, _LIFE, _INSPECT = (Direction.SEND, Direction.RECEIVE, Direction.WAIT, Direction.MODE,
                                                Direction.LIFECYCLE, Direction.INSPECT)
 
@@ -225,6 +227,9 @@ REGISTRY: tuple[Syscall, ...] = (
     Syscall("fchmod", 91, _O, acts_on=0),
     Syscall("fchown", 93, _O, acts_on=0),
     Syscall("fstatfs", 138, _O, acts_on=0),
+    # A program that installs a seccomp filter of its own is traced at every call from then on.
+    Syscall("prctl", 157, _S, (Arg("option", Kind.NUMBER), Arg("arg2", Kind.NUMBER), Arg("arg3", Kind.NUMBER),
+                               Arg("arg4", Kind.NUMBER), Arg("arg5", Kind.NUMBER)), direction=Direction.MODE),
     Syscall("futex", 202, _O, direction=_WAIT, waits=True),  # a thread waiting for another
     Syscall("getdents64", 217, _O, acts_on=0),
     Syscall("fadvise64", 221, _O, acts_on=0),
@@ -253,6 +258,8 @@ REGISTRY: tuple[Syscall, ...] = (
     Syscall("sendmmsg", 307, _N,
             (FD, Arg("msgvec", Kind.MMSGHDR, size="vlen"), Arg("vlen", Kind.NUMBER), _MSG_FLAGS),
             acts_on=0, endpoint=Endpoint.AUTOBINDS, direction=_SEND, step="send", explain="sendmmsg"),
+    Syscall("seccomp", 317, _S, (Arg("operation", Kind.NUMBER), Arg("flags", Kind.NUMBER),
+                                 Arg("args", Kind.POINTER)), direction=Direction.MODE),
     Syscall("preadv2", 327, _O, _iov(True, _OFFSET, _RWF), acts_on=0, log_names=False),
     Syscall("pwritev2", 328, _O, _iov(False, _OFFSET, _RWF), acts_on=0, log_names=False),
     Syscall("close_range", 436, _T,

@@ -25,6 +25,8 @@ X32_SYSCALL_BIT = 0x40000000
 NETWORK: dict[str, int] = numbers(Class.NETWORK)
 FD_IO: dict[str, int] = numbers(Class.FD_IO)
 FD_TABLE: dict[str, int] = numbers(Class.FD_TABLE)
+SECCOMP_CALLS: dict[str, int] = numbers(Class.SECCOMP)
+FOLLOWED = frozenset(FD_TABLE) | frozenset(SECCOMP_CALLS)  # never reported, but the tracer looks at them
 
 # Calls after which the kernel's view of a socket (its addresses) may change,
 # so the descriptor table asks the kernel again before the next report.
@@ -38,7 +40,7 @@ AUTOBINDS = frozenset(names(lambda c: c.endpoint is Endpoint.AUTOBINDS))
 RETURNS_SOCKET = frozenset(names(lambda c: c.creates is Creates.NEW))
 
 SOCKET_SET: dict[str, int] = {**NETWORK, **FD_IO}
-STOP_SET: dict[str, int] = {**NETWORK, **FD_IO, **FD_TABLE}
+STOP_SET: dict[str, int] = {**NETWORK, **FD_IO, **FD_TABLE, **SECCOMP_CALLS}
 
 # Calls whose first argument is a descriptor.
 FIRST_ARG_FD = frozenset(c.name for c in REGISTRY if c.name in STOP_SET and c.acts_on == 0)
@@ -51,3 +53,7 @@ F_DUPFD_CLOEXEC = 1030
 CLOSE_RANGE_CLOEXEC = 4
 CLOSE_RANGE_UNSHARE = 2  # include/uapi/linux/close_range.h
 CLONE_FILES = 0x400  # include/uapi/linux/sched.h
+PR_SET_SECCOMP = 22  # include/uapi/linux/prctl.h
+SECCOMP_MODE_FILTER = 2  # include/uapi/linux/seccomp.h
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1

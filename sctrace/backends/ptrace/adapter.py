@@ -119,6 +119,15 @@ def resume(pid: int, request: int, signum: int = 0) -> None:
             _fail("resume", pid)
 
 
+PTRACE_SETREGS = 13  # include/uapi/asm/ptrace-abi.h (x86_64)
+
+
+def set_regs(pid: int, regs: Any) -> None:
+    """Write ``regs`` back to ``pid`` (a changed orig_rax skips or changes the call about to run)."""
+    if _raw_ptrace(PTRACE_SETREGS, pid, 0, ctypes.addressof(regs)) == _MINUS_ONE:
+        _fail("SETREGS", pid)
+
+
 def get_regs(pid: int, regs: Any) -> None:
     """Fill ``regs`` (a Registers instance reused by the caller) for ``pid``."""
     if _raw_ptrace(PTRACE_GETREGS, pid, 0, ctypes.addressof(regs)) == _MINUS_ONE:

@@ -26,6 +26,10 @@ BPF_RET_K = 0x06  # BPF_RET | BPF_K
 
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_TRACE = 0x7FF00000
+# The data sctrace's own filter puts in its TRACE (SECCOMP_RET_DATA, 16 bits): a stop with other data comes of
+# a filter the program installed itself, and means what it means untraced (the call fails with ENOSYS).
+OUR_DATA = 0x5C7A
+_OUR_TRACE = SECCOMP_RET_TRACE | OUR_DATA
 
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6];
 OFFSET_NR = 0
@@ -49,13 +53,13 @@ def build_filter(numbers: Iterable[int] | None) -> bytes:
     call number, is always traced: better a needless stop than a missed call.
     """
     if numbers is None:
-        return _insn(BPF_RET_K, SECCOMP_RET_TRACE)
+        return _insn(BPF_RET_K, _OUR_TRACE)
     nrs = sorted(set(numbers))
     n = len(nrs)
     prog = [
         _insn(BPF_LD_W_ABS, OFFSET_ARCH),
         _insn(BPF_JEQ_K, AUDIT_ARCH_X86_64, jt=1, jf=0),
-        _insn(BPF_RET_K, SECCOMP_RET_TRACE),
+        _insn(BPF_RET_K, _OUR_TRACE),
         _insn(BPF_LD_W_ABS, OFFSET_NR),
     ]
     # Index of the final "ret TRACE": after the x32 check, n comparisons, "ret ALLOW".
@@ -65,7 +69,7 @@ def build_filter(numbers: Iterable[int] | None) -> bytes:
         here = 5 + i
         prog.append(_insn(BPF_JEQ_K, nr, jt=trace_at - here - 1, jf=0))
     prog.append(_insn(BPF_RET_K, SECCOMP_RET_ALLOW))
-    prog.append(_insn(BPF_RET_K, SECCOMP_RET_TRACE))
+    prog.append(_insn(BPF_RET_K, _OUR_TRACE))
     return b"".join(prog)
 
 

@@ -46,6 +46,7 @@ OP_ENTRY, OP_EXIT, OP_SECCOMP = 1, 2, 3
 _INFO_HEAD = struct.Struct("<B3xIQQ")
 _INFO_CALL = struct.Struct("<Q6Q")  # nr, args (entry and seccomp stops)
 _INFO_EXIT = struct.Struct("<qB")  # rval, is_error
+_SECCOMP_DATA = struct.Struct("<I")  # ret_data, after nr and args at a seccomp stop (offset 80)
 
 _SYSGOOD_TRAP = signal.SIGTRAP | 0x80
 _ERESTART = frozenset({512, 513, 514, 516})
@@ -103,6 +104,7 @@ class Task:
     in_syscall: bool = False
     fresh: bool = False  # waits for its first (SIGSTOP) stop
     execed: bool = False
+    every_call: bool = False  # it has a seccomp filter of its own: stopped at every call (see _on_event)
 
 
 @dataclass
@@ -264,7 +266,7 @@ class Tracer:
     # -- the loop -----------------------------------------------------------
 
     def _restart_request(self, task: Task) -> int:
-        if not self.seccomp_mode or task.pending is not None:
+        if not self.seccomp_mode or task.pending is not None or task.every_call:
             return pt.PTRACE_SYSCALL
         return pt.PTRACE_CONT
 
@@ -372,7 +374,7 @@ class Tracer:
             name in syscalls.FD_IO and sock is not None
         )
         if not report:
-            if name not in syscalls.FD_TABLE:
+            if name not in syscalls.FOLLOWED:
                 return None
             if not self._changes_table(task, name, args, sock is not None):
                 return None
@@ -405,6 +407,10 @@ class Tracer:
                 and task.table.any_in_range(args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF)
         if name == "unshare":
             return bool(args[0] & syscalls.CLONE_FILES)
+        if name == "prctl":
+            return args[0] == syscalls.PR_SET_SECCOMP and args[1] == syscalls.SECCOMP_MODE_FILTER
+        if name == "seccomp":
+            return args[0] == syscalls.SECCOMP_SET_MODE_FILTER
         return False
 
     def _finish(self, task: Task, rval: int) -> None:
@@ -516,6 +522,14 @@ class Tracer:
         elif name == "unshare":
             if call.args[0] & syscalls.CLONE_FILES:  # this thread's descriptors are its own from now on
                 task.table = table.copy(task.tid)
+        elif name in syscalls.SECCOMP_CALLS:
+            # A filter of the program's own: from now on stop at every call's entry, before the filters run,
+            # so that a call the filter refuses (an EPERM socket()) is seen too.  Its threads get it too with
+            # SECCOMP_FILTER_FLAG_TSYNC; its children always do.
+            synced = name == "seccomp" and call.args[1] & syscalls.SECCOMP_FILTER_FLAG_TSYNC
+            for other in self.tasks.values() if synced else [task]:
+                if other.tgid == task.tgid:
+                    other.every_call = True
 
     @staticmethod
     def _mark_stale(table: SocketTable, fd: int, name: str = "") -> None:
@@ -530,13 +544,28 @@ class Tracer:
         if event == pt.PTRACE_EVENT_SECCOMP:
             info = self._info
             pt.syscall_info(task.tid, info)
-            self._on_entry(task, info)
+            if _SECCOMP_DATA.unpack_from(info, 80)[0] != seccomp.OUR_DATA:
+                # The program's own filter asked for a tracer.  Untraced, none would answer and the call
+                # would fail with ENOSYS: so it does here (its entry stop came first, in every-call mode).
+                self._skip_call(task)
+            elif not task.every_call:  # in every-call mode its entry stop came first and did this
+                self._on_entry(task, info)
+                return
+            pt.resume(task.tid, self._restart_request(task))
             return
         if event in (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE):
             self._on_new_task(task, event)
         elif event == pt.PTRACE_EVENT_EXEC:
             self._on_exec(task)
         pt.resume(task.tid, self._restart_request(task))
+
+    def _skip_call(self, task: Task) -> None:
+        """The call about to run is not made: it returns -ENOSYS, as the kernel answers a skipped call."""
+        regs = self._regs
+        pt.get_regs(task.tid, regs)
+        regs.orig_rax = (1 << 64) - 1  # -1: no call
+        regs.rax = (1 << 64) - _errno.ENOSYS
+        pt.set_regs(task.tid, regs)
 
     def _clone_flags(self, task: Task) -> int:
         regs = self._regs
@@ -556,7 +585,7 @@ class Tracer:
         table = parent.table if flags & syscalls.CLONE_FILES else parent.table.copy(child)
         tgid = parent.tgid if thread else child
         mem = parent.mem if thread else Memory(child)
-        task = Task(child, tgid, table, mem, execed=parent.execed)
+        task = Task(child, tgid, table, mem, execed=parent.execed, every_call=parent.every_call)
         self.tasks[child] = task
         kind = {pt.PTRACE_EVENT_FORK: "fork", pt.PTRACE_EVENT_VFORK: "vfork"}.get(event, "clone")
         self._emit("fork", parent.tid, child=child, call=kind, thread=thread)

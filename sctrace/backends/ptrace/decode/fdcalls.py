@@ -98,6 +98,16 @@ def unshare(call: Call) -> dict[str, Any]:
     return {"flags": xlat.flags(call.args[0] & 0xFFFFFFFFFFFFFFFF, xlat.CLONE_FLAGS, "CLONE_???")}
 
 
+@decoder("prctl")
+def prctl(call: Call) -> dict[str, Any]:
+    return {"option": signed32(call.args[0]), **{f"arg{i}": call.args[i - 1] for i in range(2, 6)}}
+
+
+@decoder("seccomp")
+def seccomp(call: Call) -> dict[str, Any]:
+    return {"operation": call.args[0] & 0xFFFFFFFF, "flags": call.args[1] & 0xFFFFFFFF, "args": pointer(call.args[2])}
+
+
 @decoder("close_range")
 def close_range(call: Call) -> dict[str, Any]:
     return {
