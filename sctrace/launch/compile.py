@@ -198,7 +198,8 @@ def compile_program(launch: Launch, binary: str, directory: str,
     """Build launch.program into binary; a compile error becomes an SctraceError with the diagnostics.
 
     The compiler's temporary files go into directory too (TMPDIR), so nothing of the build outlives it;
-    watch is told the compiler's process group as soon as it runs.
+    watch is told the compiler's process group by the compiler's own process, before it execs, and
+    told again when it has ended.
     """
     language = launch.language or ""
     compiler = launch.interpreter
@@ -211,11 +212,13 @@ def compile_program(launch: Launch, binary: str, directory: str,
     shown = os.path.basename(compiler)
     try:
         with _stoppable() as stop:
+            # The compiler tells the guard of itself before it execs: sctrace killed at any moment after,
+            # the guard knows which process group to stop.
+            announce = (lambda: watch(os.getpid(), True)) if watch is not None else None
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                    preexec_fn=announce)
             try:
-                if watch is not None:
-                    watch(proc.pid, True)
                 stop.arm()
                 output, _ = proc.communicate()
             finally:
