@@ -232,17 +232,23 @@ def alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_signal_during_the_build_stops_the_compiler_and_removes_the_directory(
-        tmp_path: Path, sig: signal.Signals, status: int) -> None:
-    compiler, pidfile = slow_compiler(tmp_path)
+def build_under_sctrace(tmp_path: Path, compiler: Path) -> tuple[subprocess.Popen[str], Path, Path]:
+    """sctrace tracing x.c built by compiler, with a TMPDIR of its own: (the process, x.c, that TMPDIR)."""
     source = tmp_path / "x.c"
     source.write_text("int main(void) { return 0; }\n")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "sctrace", "trace", "--interpreter", str(compiler), str(source)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
                             env={**os.environ, "TMPDIR": str(tmp)})
+    return proc, source, tmp
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_signal_during_the_build_stops_the_compiler_and_removes_the_directory(
+        tmp_path: Path, sig: signal.Signals, status: int) -> None:
+    compiler, pidfile = slow_compiler(tmp_path)
+    proc, source, tmp = build_under_sctrace(tmp_path, compiler)
     try:
         wait_for(pidfile)
         assert len(build_dirs(tmp)) == 1
@@ -260,13 +266,7 @@ def test_signal_during_the_build_stops_the_compiler_and_removes_the_directory(
 
 def test_sigkill_during_the_build_still_removes_the_directory(tmp_path: Path) -> None:
     compiler, pidfile = slow_compiler(tmp_path)
-    source = tmp_path / "x.c"
-    source.write_text("int main(void) { return 0; }\n")
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "trace", "--interpreter", str(compiler), str(source)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "TMPDIR": str(tmp)})
+    proc, source, tmp = build_under_sctrace(tmp_path, compiler)
     try:
         wait_for(pidfile)
         assert len(build_dirs(tmp)) == 1
@@ -295,13 +295,7 @@ def test_a_compiler_left_running_cannot_write_the_directory_again(tmp_path: Path
     compiler.write_text(f"#!/bin/sh\necho $$ > {pidfile}\n"
                         "while true; do mkdir -p \"$(dirname \"$2\")\"; : > \"$2\"; sleep 0.05; done\n")
     compiler.chmod(0o755)
-    source = tmp_path / "x.c"
-    source.write_text("int main(void) { return 0; }\n")
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "trace", "--interpreter", str(compiler), str(source)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "TMPDIR": str(tmp)})
+    proc, source, tmp = build_under_sctrace(tmp_path, compiler)
     try:
         wait_for(pidfile)
         proc.kill()
@@ -326,13 +320,7 @@ def test_a_stopped_compiler_may_clean_up_and_its_temporary_files_stay_in_the_bui
     compiler.write_text(f"#!/bin/sh\ntrap 'rm -f \"$TMPDIR/cc1.s\"; echo \"$TMPDIR\" > {cleaned}; exit 1' TERM\n"
                         f": > \"$TMPDIR/cc1.s\"\necho $$ > {pidfile}\nsleep 60 &\nwait\n")
     compiler.chmod(0o755)
-    source = tmp_path / "x.c"
-    source.write_text("int main(void) { return 0; }\n")
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "sctrace", "trace", "--interpreter", str(compiler), str(source)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "TMPDIR": str(tmp)})
+    proc, source, tmp = build_under_sctrace(tmp_path, compiler)
     try:
         wait_for(pidfile)
         proc.send_signal(sig)
