@@ -32,6 +32,7 @@ def _short(byte: int) -> str:
 _SHORT = tuple(_short(b) for b in range(256))
 _BEFORE_DIGIT = tuple(f"\\{b:03o}" if _SHORT[b].startswith("\\") and _SHORT[b][1:].isdigit() else _SHORT[b]
                       for b in range(256))
+_AS_ITSELF = bytes(b for b in range(256) if _SHORT[b] == chr(b))  # the bytes strace prints as themselves
 # A byte whose usual spelling is an octal escape shorter than three digits, followed by a digit 0-7: it
 # needs its long spelling.  The look-ahead stops at the end of the shown bytes, as strace's does.
 _OCTAL_BEFORE_DIGIT = re.compile(
@@ -46,6 +47,8 @@ def escape_bytes(data: bytes, limit: int | None = None) -> str:
     after the last shown one does not exist for it).
     """
     shown = data if limit is None else data[: max(limit, 0)]
+    if not shown.translate(None, _AS_ITSELF):  # printable ASCII only, the most common payload: as it is
+        return shown.decode("ascii")
     spell = _SHORT.__getitem__
     # Byte by byte, but in C (map and join): payloads of 64 KiB are common with -s 65536.
     parts: list[str] = []
