@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
@@ -28,15 +29,30 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _stop_on_signals(timeout: float | None) -> Iterator[None]:
-    """SIGINT, SIGTERM, SIGHUP and the --timeout alarm interrupt the tracer's loop."""
+def _stop_on_signals(timeout: float | None, tracer: Tracer) -> Iterator[None]:
+    """SIGINT, SIGTERM, SIGHUP and the --timeout alarm interrupt the tracer's loop.
+
+    The handler raises Interrupted, and also leaves it with the tracer, whose loop raises it again: a
+    handler that runs inside a callback whose exceptions Python ignores (an at-fork handler, while the
+    tracer forks the program or a version probe) would otherwise lose the stop.
+    """
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGALRM:
-            raise Interrupted("timeout", ExitStatus.TIMEOUT)
-        raise Interrupted(signal.Signals(signum).name, 128 + signum)
+            stop = Interrupted("timeout", ExitStatus.TIMEOUT)
+        else:
+            stop = Interrupted(signal.Signals(signum).name, 128 + signum)
+        if tracer.stop is None:
+            tracer.stop = stop
+        raise stop
+
+    def unraisable(report: sys.UnraisableHookArgs) -> None:
+        if not isinstance(report.exc_value, Interrupted):  # a lost stop is the tracer's to raise, not to print
+            hook(report)
 
     watched = (*STOP_SIGNALS, signal.SIGALRM)
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = {sig: signal.signal(sig, on_signal) for sig in watched}
     if timeout:
         signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -46,6 +62,7 @@ def _stop_on_signals(timeout: float | None) -> Iterator[None]:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = hook
 
 
 def ptrace_denied_reason() -> str:
@@ -183,7 +200,7 @@ def _trace_launch(
         tracer.on_attached.append(feed.attach)
     interrupted: str | None = None
     try:
-        with _stop_on_signals(timeout):
+        with _stop_on_signals(timeout, tracer):
             try:
                 outcome: Outcome = tracer.run()
                 status = outcome.status

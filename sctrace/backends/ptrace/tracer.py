@@ -125,6 +125,7 @@ class Tracer:
         self.sink = sink
         self.tasks: dict[int, Task] = {}
         self.held: set[int] = set()  # tasks in a group-stop (SIGSTOP, SIGTSTP, ...), kept stopped until SIGCONT
+        self.stop: Interrupted | None = None  # a stop asked for by a signal, raised by the loop if lost
         self.parked: set[int] = set()
         self.prober = Prober()
         self.seq = 0
@@ -297,6 +298,8 @@ class Tracer:
         tasks = self.tasks
         held = self.held
         while tasks:
+            if self.stop is not None:  # a signal's Interrupted that an ignoring callback swallowed
+                raise self.stop
             try:
                 if held:  # a task stays stopped until a SIGCONT comes, which only /proc tells
                     pid, status = wait(-1, wall | os.WNOHANG)
